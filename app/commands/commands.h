@@ -1,0 +1,18 @@
+// One register_X per subcommand: each adds its subcommand to the app, binds an options struct
+// with defaults and help lines, and sets a callback that runs it. main() only wires them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace zoo {
+
+void register_list(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_predict(CLI::App& app);
+
+// For eval and predict: the leading positional may be a model name; the rest are inputs.
+// Returns the model name ("" when none) and removes it from `inputs`.
+std::string take_model_name(std::vector<std::string>& inputs);
+
+}  // namespace zoo

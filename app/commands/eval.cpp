@@ -1,0 +1,113 @@
+// zoo eval [MODEL] --weights CKPT [--data D] [--split test|train]: accuracy, top-5 and
+// per-class accuracy of a checkpoint on a dataset split; --json for scripts.
+#include "app/commands/commands.h"
+#include "app/engine/evaluate.h"
+#include "app/engine/model_io.h"
+#include "common/error.h"
+#include "data/datasets.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+
+namespace zoo {
+
+namespace {
+
+struct EvalOptions {
+  std::vector<std::string> model;  // optional model name, checked against the checkpoint
+  std::string weights;
+  std::string data;
+  std::string split = "test";
+  int64_t batch_size = 256;
+  int threads = 1;
+  int workers = 1;
+  bool json = false;
+};
+
+void run_eval(EvalOptions opts) {
+  const std::string expected = take_model_name(opts.model);
+  if (!opts.model.empty()) {
+    throw usage_error("unexpected argument '" + opts.model.front() + "'; HINT: zoo eval [MODEL] "
+                      "--weights CKPT [--data D]");
+  }
+  at::set_num_threads(opts.threads);
+  LoadedClassifier loaded = load_classifier(opts.weights);
+  if (!expected.empty() && expected != loaded.model_name) {
+    throw data_error("checkpoint " + opts.weights + " holds a '" + loaded.model_name +
+                     "' model, not '" + expected + "'; HINT: drop the model name or pass a " +
+                     expected + " checkpoint");
+  }
+  const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
+  DataSplits splits = open_dataset(data, loaded.spec);
+  if (splits.class_names.size() != loaded.class_names.size()) {
+    throw data_error("dataset " + data + " has " + std::to_string(splits.class_names.size()) +
+                     " classes but the checkpoint was trained on " +
+                     std::to_string(loaded.class_names.size()) + "; HINT: evaluate on the dataset "
+                     "the model was trained on");
+  }
+  auto dataset = opts.split == "train" ? splits.train : splits.val;
+  LoaderOptions lo;
+  lo.batch_size = opts.batch_size;
+  lo.shuffle = false;
+  lo.workers = opts.workers;
+  Loader loader(dataset, lo);
+  EvalResult r = evaluate(*loaded.model, loader, static_cast<int64_t>(loaded.class_names.size()));
+  const auto per_class = r.per_class_accuracy();
+
+  const std::string split_name = opts.split == "train" ? "train" : splits.val_name;
+  if (opts.json) {
+    nlohmann::json out = {{"weights", opts.weights}, {"model", loaded.model_name},
+                          {"data", data},            {"split", split_name},
+                          {"count", r.count},        {"skipped", r.skipped},
+                          {"loss", r.loss},          {"top1", r.top1},
+                          {"top5", r.top5},          {"per_class", nlohmann::json::array()}};
+    for (size_t c = 0; c < per_class.size(); ++c) {
+      int64_t total = 0;
+      for (int64_t v : r.confusion[c]) total += v;
+      out["per_class"].push_back(
+          {{"class", loaded.class_names[c]}, {"accuracy", per_class[c]}, {"count", total}});
+    }
+    out["confusion"] = r.confusion;
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("%s on %s (%s, %lld samples): top-1 %.2f%%, top-5 %.2f%%, loss %.4f\n",
+              loaded.model_name.c_str(), data.c_str(), split_name.c_str(), (long long)r.count,
+              100.0 * r.top1, 100.0 * r.top5, r.loss);
+  std::printf("%-20s %9s %7s\n", "class", "accuracy", "count");
+  for (size_t c = 0; c < per_class.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : r.confusion[c]) total += v;
+    std::printf("%-20s %8.2f%% %7lld\n", loaded.class_names[c].c_str(), 100.0 * per_class[c],
+                (long long)total);
+  }
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto opts = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
+  cmd->add_option("model", opts->model, "Optional model name, checked against the checkpoint");
+  cmd->add_option("--weights", opts->weights, "Checkpoint to evaluate (a zoo .pt)")->required();
+  cmd->add_option("--data", opts->data, "Dataset name or path; default: the one it was trained on");
+  cmd->add_option("--split", opts->split, "Which split to evaluate")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--batch-size", opts->batch_size, "Samples per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--workers", opts->workers, "Data loader threads")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
+  cmd->callback([opts] { run_eval(*opts); });
+}
+
+}  // namespace zoo

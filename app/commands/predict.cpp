@@ -1,0 +1,86 @@
+// zoo predict [MODEL] --weights CKPT IMAGE...: the top-k classes with probabilities for each
+// image file, preprocessed as the checkpoint's model expects; --json for scripts.
+#include "app/commands/commands.h"
+#include "app/engine/model_io.h"
+#include "common/error.h"
+#include "data/image.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <torch/utils.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace zoo {
+
+namespace {
+
+struct PredictOptions {
+  std::vector<std::string> inputs;  // [MODEL] IMAGE...
+  std::string weights;
+  int64_t top_k = 5;
+  int threads = 1;
+  bool json = false;
+};
+
+void run_predict(PredictOptions opts) {
+  const std::string expected = take_model_name(opts.inputs);
+  if (opts.inputs.empty()) {
+    throw usage_error("no image given; HINT: zoo predict --weights CKPT image.png [more.jpg ...]");
+  }
+  at::set_num_threads(opts.threads);
+  LoadedClassifier loaded = load_classifier(opts.weights);
+  if (!expected.empty() && expected != loaded.model_name) {
+    throw data_error("checkpoint " + opts.weights + " holds a '" + loaded.model_name +
+                     "' model, not '" + expected + "'; HINT: drop the model name or pass a " +
+                     expected + " checkpoint");
+  }
+  std::vector<torch::Tensor> images;
+  for (const auto& path : opts.inputs) images.push_back(load_image_file(path, loaded.spec));
+  torch::NoGradGuard no_grad;
+  auto probs = torch::softmax(loaded.model->forward(torch::stack(images)), 1);  // N x classes
+  const int64_t k = std::min<int64_t>(opts.top_k, probs.size(1));
+  auto [values, indices] = probs.topk(k, 1);
+
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < opts.inputs.size(); ++i) {
+    nlohmann::json top = nlohmann::json::array();
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t c = indices[i][j].item<int64_t>();
+      top.push_back({{"class", loaded.class_names.at(c)}, {"index", c},
+                     {"probability", values[i][j].item<double>()}});
+    }
+    out.push_back({{"image", opts.inputs[i]}, {"top", top}});
+  }
+  if (opts.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  for (const auto& row : out) {
+    std::printf("%s\n", row["image"].get<std::string>().c_str());
+    for (const auto& t : row["top"]) {
+      std::printf("  %6.2f%%  %s\n", 100.0 * t["probability"].get<double>(),
+                  t["class"].get<std::string>().c_str());
+    }
+  }
+}
+
+}  // namespace
+
+void register_predict(CLI::App& app) {
+  auto opts = std::make_shared<PredictOptions>();
+  CLI::App* cmd = app.add_subcommand("predict", "Classify image files with a checkpoint");
+  cmd->add_option("inputs", opts->inputs, "[MODEL] IMAGE...: optional model name, then images");
+  cmd->add_option("--weights", opts->weights, "Checkpoint to use (a zoo .pt)")->required();
+  cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
+  cmd->callback([opts] { run_predict(*opts); });
+}
+
+}  // namespace zoo

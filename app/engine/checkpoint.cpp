@@ -1,0 +1,111 @@
+// Checkpoint save/load; see checkpoint.h. Archive keys: "meta" (JSON string), "model"
+// (Dict[str, Tensor] in state-dict order), "optimizer" (nested archive), "rng_cpu" (tensor).
+#include "app/engine/checkpoint.h"
+
+#include "common/error.h"
+#include "models/atomic_file.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Dict.h>
+#include <torch/serialize/output-archive.h>
+
+#include <filesystem>
+#include <mutex>
+
+namespace zoo {
+
+namespace {
+
+constexpr const char* kFormatName = "zoo-checkpoint";
+
+std::string hint() { return "HINT: pass a checkpoint written by zoo (runs/<name>/checkpoints/*.pt)"; }
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDict& model,
+                     torch::optim::Optimizer* optimizer, bool with_rng) {
+  meta["format"] = kFormatName;
+  meta["format_version"] = kCheckpointFormatVersion;
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", c10::IValue(meta.dump()));
+  c10::Dict<std::string, at::Tensor> weights;
+  for (const auto& kv : model) weights.insert(kv.first, kv.second.detach().cpu());
+  archive.write("model", c10::IValue(weights));
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  if (with_rng) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write("rng_cpu", gen.get_state(), /*is_buffer=*/true);
+  }
+  // A write error is caught inside the callback (never thrown through LibTorch's zip writer),
+  // reported as a short write, and rethrown here; the AtomicFile then removes its temporary.
+  AtomicFile file(path);
+  std::exception_ptr write_error;
+  try {
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      try {
+        file.write(data, size);
+        return size;
+      } catch (...) {
+        write_error = std::current_exception();
+        return 0;
+      }
+    });
+  } catch (const c10::Error& e) {
+    if (write_error) std::rethrow_exception(write_error);
+    throw io_error("failed to write checkpoint " + path + ": " + e.what_without_backtrace());
+  }
+  if (write_error) std::rethrow_exception(write_error);
+  file.commit();
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw missing_error("checkpoint not found: " + path + "; " + hint());
+  }
+  Checkpoint ckpt;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw data_error("cannot read checkpoint " + path + ": not a zoo checkpoint or corrupt (" +
+                     std::string(e.what_without_backtrace()).substr(0, 160) + "); " + hint());
+  }
+  c10::IValue meta;
+  if (!archive.try_read("meta", meta) || !meta.isString()) {
+    throw data_error(path + " is a LibTorch archive but not a zoo checkpoint (no metadata); " + hint());
+  }
+  try {
+    ckpt.meta = nlohmann::json::parse(meta.toStringRef());
+  } catch (const nlohmann::json::exception& e) {
+    throw data_error("checkpoint " + path + " has corrupt metadata: " + e.what() + "; " + hint());
+  }
+  if (ckpt.meta.value("format", "") != kFormatName) {
+    throw data_error(path + " is not a zoo checkpoint; " + hint());
+  }
+  const int version = ckpt.meta.value("format_version", 0);
+  if (version > kCheckpointFormatVersion) {
+    throw data_error("checkpoint " + path + " has format version " + std::to_string(version) +
+                     ", this zoo reads up to " + std::to_string(kCheckpointFormatVersion) +
+                     "; HINT: use a newer zoo");
+  }
+  c10::IValue weights;
+  if (!archive.try_read("model", weights) || !weights.isGenericDict()) {
+    throw data_error("checkpoint " + path + " holds no model weights; " + hint());
+  }
+  for (const auto& item : weights.toGenericDict()) {
+    ckpt.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  }
+  torch::serialize::InputArchive opt;
+  if (archive.try_read("optimizer", opt)) ckpt.optimizer = std::move(opt);
+  torch::Tensor rng;
+  if (archive.try_read("rng_cpu", rng, /*is_buffer=*/true)) ckpt.rng_cpu = rng;
+  return ckpt;
+}
+
+}  // namespace zoo

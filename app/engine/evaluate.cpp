@@ -1,0 +1,63 @@
+// Classifier evaluation; see evaluate.h.
+#include "app/engine/evaluate.h"
+
+#include "common/error.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include <chrono>
+
+namespace zoo {
+
+std::vector<double> EvalResult::per_class_accuracy() const {
+  std::vector<double> acc;
+  for (size_t c = 0; c < confusion.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : confusion[c]) total += v;
+    acc.push_back(total ? double(confusion[c][c]) / double(total) : 0.0);
+  }
+  return acc;
+}
+
+EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes) {
+  const auto start = std::chrono::steady_clock::now();
+  EvalResult r;
+  r.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  double loss_sum = 0.0;
+  int64_t correct1 = 0, correct5 = 0;
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    if (batch->target.numel() == 0) continue;
+    auto logits = model.forward(batch->input);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, batch->target,
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    const int64_t k = std::min<int64_t>(5, logits.size(1));
+    auto topk = std::get<1>(logits.topk(k, 1));  // N x k
+    auto hits = topk.eq(batch->target.unsqueeze(1));
+    correct1 += hits.select(1, 0).sum().item<int64_t>();
+    correct5 += hits.any(1).sum().item<int64_t>();
+    auto pred = topk.select(1, 0).contiguous();
+    const int64_t* p = pred.data_ptr<int64_t>();
+    const int64_t* t = batch->target.data_ptr<int64_t>();
+    for (int64_t i = 0; i < pred.numel(); ++i) r.confusion[t[i]][p[i]] += 1;
+    r.count += pred.numel();
+  }
+  r.skipped = loader.skipped();
+  if (r.count == 0) {
+    throw data_error("no readable sample to evaluate on; HINT: check the dataset's files");
+  }
+  r.loss = loss_sum / double(r.count);
+  r.top1 = double(correct1) / double(r.count);
+  r.top5 = double(correct5) / double(r.count);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (was_training) model.train();
+  return r;
+}
+
+}  // namespace zoo

@@ -1,0 +1,28 @@
+// Evaluation of a classifier over a loader: mean loss, top-1/top-5 accuracy, per-class
+// counts and the confusion matrix. Shared by per-epoch validation and `zoo eval`.
+#pragma once
+
+#include "data/loader.h"
+#include "models/classifier.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace zoo {
+
+struct EvalResult {
+  double loss = 0.0;
+  double top1 = 0.0;
+  double top5 = 0.0;
+  int64_t count = 0;
+  int64_t skipped = 0;
+  std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  double seconds = 0.0;
+  // Per class: correct / total of that true class (NaN-free: 0 when the class has no sample).
+  std::vector<double> per_class_accuracy() const;
+};
+
+// Runs the whole epoch 0 of `loader` (which should not shuffle) in eval mode, no grad.
+EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes);
+
+}  // namespace zoo

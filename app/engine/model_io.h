@@ -1,0 +1,38 @@
+// The bridge between the registry, checkpoints and the data side: the metadata block that
+// makes a checkpoint self-describing, and rebuilding a classifier from it.
+#pragma once
+
+#include "app/engine/checkpoint.h"
+#include "data/dataset.h"
+#include "models/registry.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace zoo {
+
+nlohmann::json model_options_to_json(const ModelOptions& options);
+ModelOptions model_options_from_json(const nlohmann::json& j);
+
+// The sample spec a model wants by default (registry input shape and normalization),
+// with the input size overridden when input_size > 0.
+SampleSpec default_sample_spec(const ModelInfo& info, int64_t input_size = 0);
+nlohmann::json sample_spec_to_json(const SampleSpec& spec);
+SampleSpec sample_spec_from_json(const nlohmann::json& j);
+
+// What eval/predict need to rebuild and feed a classifier from a checkpoint.
+struct LoadedClassifier {
+  std::string model_name;
+  Classifier model;
+  SampleSpec spec;
+  std::vector<std::string> class_names;
+  nlohmann::json meta;
+};
+
+// Loads `path` (a zoo checkpoint), rebuilds the classifier it names and loads its weights
+// strictly. Throws usage_error when it is not an image classifier checkpoint.
+LoadedClassifier load_classifier(const std::string& path);
+
+}  // namespace zoo

@@ -1,0 +1,48 @@
+// The dataset contract between data formats and the loader: random access to samples that are
+// decoded and transformed straight into a preallocated float slot of the batch tensor. A
+// sample's randomness (augmentation) comes only from the seed the loader passes, derived from
+// (run seed, epoch, index), so batches are identical whatever the number of worker threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace zoo {
+
+// What the model wants each sample to become: C x H x W floats, normalized per channel.
+struct SampleSpec {
+  int64_t channels = 1;
+  int64_t height = 28;
+  int64_t width = 28;
+  std::array<double, 3> mean{0.0, 0.0, 0.0};
+  std::array<double, 3> std{1.0, 1.0, 1.0};
+  int64_t numel() const { return channels * height * width; }
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual size_t size() const = 0;
+  virtual int64_t label(size_t index) const = 0;
+  // Writes sample `index` as spec().numel() floats (C x H x W) to `out`. Throws zoo::Error
+  // when the sample cannot be read or decoded; the loader skips it with a warning.
+  virtual void load(size_t index, float* out, uint64_t sample_seed) const = 0;
+  virtual const SampleSpec& spec() const = 0;
+  // Where a sample comes from, for warnings ("train-images-idx3-ubyte.gz[512]", a file path).
+  virtual std::string describe(size_t index) const = 0;
+};
+
+// A dataset and its context: splits share class names.
+struct DataSplits {
+  std::shared_ptr<const Dataset> train;
+  std::shared_ptr<const Dataset> val;  // the official test split where the format has one
+  std::vector<std::string> class_names;
+  std::string name;      // "fashion-mnist", or the path given
+  std::string location;  // the directory the files were read from
+  std::string val_name;  // "test" or "val"
+};
+
+}  // namespace zoo

@@ -1,0 +1,159 @@
+// The threaded batch loader; see loader.h.
+#include "data/loader.h"
+
+#include "common/error.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+namespace zoo {
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+uint64_t sample_seed(uint64_t seed, int64_t epoch, size_t index) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^ index);
+}
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  if (options_.batch_size <= 0) {
+    throw usage_error("--batch-size must be positive, got " + std::to_string(options_.batch_size));
+  }
+  if (options_.workers < 0) {
+    throw usage_error("--workers must be 0 or more, got " + std::to_string(options_.workers));
+  }
+  options_.prefetch = std::max(options_.prefetch, std::max(1, options_.workers));
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+int64_t Loader::batches_per_epoch() const {
+  const auto n = static_cast<int64_t>(dataset_->size());
+  return options_.drop_last ? n / options_.batch_size
+                            : (n + options_.batch_size - 1) / options_.batch_size;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
+  auto order = std::make_shared<std::vector<size_t>>(dataset_->size());
+  std::iota(order->begin(), order->end(), size_t{0});
+  if (options_.shuffle) {
+    std::mt19937_64 rng(sample_seed(options_.seed, epoch, ~size_t{0}));
+    for (size_t i = order->size(); i > 1; --i) {  // Fisher-Yates, portable across libstdc++s
+      std::swap((*order)[i - 1], (*order)[rng() % i]);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+    epoch_ = epoch;
+    order_ = std::move(order);
+    end_ = batches_per_epoch();
+    next_to_build_ = next_to_return_ = std::min(first_batch, end_);
+    ready_.clear();
+    skipped_ = 0;
+  }
+  work_cv_.notify_all();
+}
+
+Batch Loader::build(int64_t epoch, int64_t batch_index, const std::vector<size_t>& order) {
+  const SampleSpec& spec = dataset_->spec();
+  const int64_t begin = batch_index * options_.batch_size;
+  const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
+  auto input = torch::empty({end - begin, spec.channels, spec.height, spec.width});
+  auto target = torch::empty({end - begin}, torch::kInt64);
+  float* in = input.data_ptr<float>();
+  int64_t* tg = target.data_ptr<int64_t>();
+  int64_t n = 0, skipped = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    const size_t index = order[i];
+    try {
+      dataset_->load(index, in + n * spec.numel(), sample_seed(options_.seed, epoch, index));
+      tg[n++] = dataset_->label(index);
+    } catch (const Error& e) {
+      spdlog::warn("skipping unreadable sample {}: {}", dataset_->describe(index), e.what());
+      ++skipped;
+    }
+  }
+  if (skipped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    skipped_ += skipped;
+  }
+  return {input.narrow(0, 0, n), target.narrow(0, 0, n), batch_index};
+}
+
+void Loader::worker_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    work_cv_.wait(lock, [this] {
+      return stop_ || (next_to_build_ < end_ && next_to_build_ < next_to_return_ + options_.prefetch);
+    });
+    if (stop_) return;
+    const int64_t index = next_to_build_++;
+    const uint64_t generation = generation_;
+    const int64_t epoch = epoch_;
+    auto order = order_;
+    lock.unlock();
+    Batch batch;
+    std::exception_ptr error;
+    try {
+      batch = build(epoch, index, *order);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    if (generation != generation_) continue;  // the epoch was restarted meanwhile
+    if (error) {  // e.g. out of memory: stop all workers, next() rethrows it
+      failure_ = error;
+      stop_ = true;
+      ready_cv_.notify_all();
+      work_cv_.notify_all();
+      return;
+    }
+    ready_.emplace(index, std::move(batch));
+    ready_cv_.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  if (!order_) throw internal_error("Loader::next called before start_epoch");
+  if (workers_.empty()) {
+    if (next_to_return_ >= end_) return std::nullopt;
+    return build(epoch_, next_to_return_++, *order_);
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (next_to_return_ >= end_) return std::nullopt;
+  ready_cv_.wait(lock, [this] { return stop_ || ready_.count(next_to_return_) > 0; });
+  if (failure_) std::rethrow_exception(failure_);
+  Batch batch = std::move(ready_.at(next_to_return_));
+  ready_.erase(next_to_return_++);
+  lock.unlock();
+  work_cv_.notify_all();
+  return batch;
+}
+
+int64_t Loader::skipped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return skipped_;
+}
+
+}  // namespace zoo

@@ -1,0 +1,80 @@
+// The batch loader: a pool of worker threads that load samples straight into preallocated
+// batch tensors ahead of the trainer, through a bounded window of `prefetch` batches. The
+// order of samples is a per-epoch shuffle from the seed (our own RNG, not LibTorch's), and
+// every sample gets a seed from (seed, epoch, index), so batches are bit-identical whatever
+// the worker count. A sample that fails to load is skipped with one warning naming it.
+#pragma once
+
+#include "data/dataset.h"
+
+#include <torch/types.h>
+
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace zoo {
+
+struct LoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = true;
+  bool drop_last = false;
+  int workers = 1;    // 0: load in the calling thread
+  int prefetch = 4;   // batches loaded ahead of the consumer
+  uint64_t seed = 0;
+};
+
+struct Batch {
+  torch::Tensor input;   // N x C x H x W float
+  torch::Tensor target;  // N int64
+  int64_t index = 0;     // batch number within the epoch
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  // Starts (or restarts) an epoch at batch `first_batch` (for exact resume).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
+  // The next batch of the epoch in order, or nullopt at its end.
+  std::optional<Batch> next();
+  // Samples skipped as unreadable so far in this epoch.
+  int64_t skipped() const;
+  const Dataset& dataset() const { return *dataset_; }
+
+ private:
+  Batch build(int64_t epoch, int64_t batch_index, const std::vector<size_t>& order);
+  void worker_loop();
+
+  std::shared_ptr<const Dataset> dataset_;
+  LoaderOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable ready_cv_;
+  std::vector<std::thread> workers_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;  // bumped by start_epoch; stale work is discarded
+  int64_t epoch_ = 0;
+  std::shared_ptr<const std::vector<size_t>> order_;
+  int64_t next_to_build_ = 0;
+  int64_t next_to_return_ = 0;
+  int64_t end_ = 0;
+  std::map<int64_t, Batch> ready_;
+  int64_t skipped_ = 0;
+  std::exception_ptr failure_;  // a worker's exception, rethrown by next()
+};
+
+// The per-sample seed: a SplitMix64 mix of (seed, epoch, index).
+uint64_t sample_seed(uint64_t seed, int64_t epoch, size_t index);
+
+}  // namespace zoo

@@ -1,0 +1,59 @@
+// LeNet-5, see lenet.h. Layer indices: features.{0 conv1, 1 relu, 2 pool, 3 conv2, 4 relu,
+// 5 pool}, classifier.{0 fc 400-120, 1 relu, 2 fc 120-84, 3 relu, 4 fc 84-classes}.
+#include "models/lenet.h"
+
+#include "common/error.h"
+#include "models/module_utils.h"
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
+namespace zoo {
+
+namespace nn = torch::nn;
+
+LeNet5Impl::LeNet5Impl(const ModelOptions& options) : num_classes_(options.num_classes) {
+  const int64_t size = options.input_size == 0 ? 28 : options.input_size;
+  if (size != 28 && size != 32) {
+    throw usage_error("lenet5 takes 28x28 or 32x32 input, got " + std::to_string(size) +
+                      "x" + std::to_string(size) + "; HINT: use --input-size 28 or 32");
+  }
+  const int64_t in_channels = options.in_channels == 0 ? 1 : options.in_channels;
+  const int64_t pad = size == 28 ? 2 : 0;  // both sizes reach 28x28 after conv1
+  features_ = register_module(
+      "features",
+      nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, 6, 5).padding(pad)),  // 0
+                     nn::ReLU(nn::ReLUOptions(true)),                                   // 1
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2)),                            // 2
+                     nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),                           // 3
+                     nn::ReLU(nn::ReLUOptions(true)),                                   // 4
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2))));                          // 5
+  classifier_ = register_module(
+      "classifier", nn::Sequential(nn::Linear(16 * 5 * 5, 120),  // 0
+                                   nn::ReLU(nn::ReLUOptions(true)),  // 1
+                                   nn::Linear(120, 84),              // 2
+                                   nn::ReLU(nn::ReLUOptions(true)),  // 3
+                                   nn::Linear(84, num_classes_)));   // 4
+}
+
+torch::Tensor LeNet5Impl::features(torch::Tensor x) {
+  x = features_->forward(x);  // N x 16 x 5 x 5
+  return x.flatten(1);        // N x 400
+}
+
+torch::Tensor LeNet5Impl::forward(torch::Tensor x) {
+  x = features(x);                     // N x 400
+  return classifier_->forward(x);      // N x num_classes
+}
+
+void LeNet5Impl::reset_head(int64_t num_classes) {
+  num_classes_ = num_classes;
+  classifier_ = replace_module(
+      "classifier", with_child_replaced(classifier_, 4, nn::AnyModule(nn::Linear(84, num_classes))));
+}
+
+Classifier lenet5(const ModelOptions& options) { return std::make_shared<LeNet5Impl>(options); }
+
+}  // namespace zoo

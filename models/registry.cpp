@@ -1,0 +1,114 @@
+// The registry table. One row per model: name, family, builder, default input shape (C,H,W),
+// normalization, default dataset, description. Keep the columns aligned.
+#include "models/registry.h"
+
+#include "common/error.h"
+#include "models/lenet.h"
+#include "models/densenet.h"
+#include "models/googlenet.h"
+#include "models/alexnet.h"
+#include "models/resnet.h"
+#include "models/vgg.h"
+// -- family includes --
+
+#include <torch/nn/module.h>
+
+namespace zoo {
+
+namespace {
+
+constexpr Normalization kImageNetNorm{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
+constexpr Normalization kFashionMnistNorm{{0.2860, 0.2860, 0.2860}, {0.3530, 0.3530, 0.3530}};
+
+std::vector<ModelInfo> make_table() {
+  const auto cls = ModelKind::kClassifier;
+  return {
+      // name     family   kind builder  input        normalization      data             description
+      {"lenet5", "lenet", cls, lenet5, {1, 28, 28}, kFashionMnistNorm, "fashion-mnist",
+       "LeNet-5 (LeCun et al. 1998), ReLU + max-pool form, 61.7k parameters"},
+      {"alexnet", "alexnet", cls, alexnet, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "AlexNet (Krizhevsky et al. 2012), torchvision's 64-192-384-256-256 form, 61.1M parameters"},
+      {"alexnet2012", "alexnet", cls, alexnet2012, {3, 227, 227}, kImageNetNorm, "imagenet",
+       "AlexNet as in the 2012 paper (96-256-384-384-256, LRN), one-GPU form, 62.4M parameters"},
+      {"vgg11", "vgg", cls, vgg11, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-11 (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
+      {"vgg13", "vgg", cls, vgg13, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-13 (Simonyan & Zisserman 2015), configuration B, 133.0M parameters"},
+      {"vgg16", "vgg", cls, vgg16, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-16 (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
+      {"vgg19", "vgg", cls, vgg19, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-19 (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
+      {"vgg11_bn", "vgg", cls, vgg11_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-11 with batch norm (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
+      {"vgg13_bn", "vgg", cls, vgg13_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-13 with batch norm (Simonyan & Zisserman 2015), configuration B, 133.1M parameters"},
+      {"vgg16_bn", "vgg", cls, vgg16_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-16 with batch norm (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
+      {"vgg19_bn", "vgg", cls, vgg19_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "VGG-19 with batch norm (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
+      {"resnet18", "resnet", cls, resnet18, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "ResNet-18 (He et al. 2016), basic blocks 2-2-2-2, 11.7M parameters"},
+      {"resnet34", "resnet", cls, resnet34, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "ResNet-34 (He et al. 2016), basic blocks 3-4-6-3, 21.8M parameters"},
+      {"resnet50", "resnet", cls, resnet50, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "ResNet-50 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-6-3, 25.6M parameters"},
+      {"resnet101", "resnet", cls, resnet101, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "ResNet-101 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-23-3, 44.5M parameters"},
+      {"resnet152", "resnet", cls, resnet152, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "ResNet-152 (He et al. 2016), torchvision's v1.5 bottlenecks 3-8-36-3, 60.2M parameters"},
+      // -- alexnet, vgg, resnet rows --
+      {"googlenet", "googlenet", cls, googlenet, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "GoogLeNet / Inception v1 (Szegedy et al. 2014), torchvision's BN form, 6.6M parameters"},
+      {"densenet121", "densenet", cls, densenet121, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "DenseNet-121 (Huang et al. 2017), growth 32, blocks 6-12-24-16, 8.0M parameters"},
+      {"densenet161", "densenet", cls, densenet161, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "DenseNet-161 (Huang et al. 2017), growth 48, blocks 6-12-36-24, 28.7M parameters"},
+      {"densenet169", "densenet", cls, densenet169, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "DenseNet-169 (Huang et al. 2017), growth 32, blocks 6-12-32-32, 14.1M parameters"},
+      {"densenet201", "densenet", cls, densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
+       "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
+      // -- googlenet, densenet rows --
+  };
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& model_table() {
+  static const std::vector<ModelInfo> table = make_table();
+  return table;
+}
+
+std::string known_model_names() {
+  std::string names;
+  for (const auto& info : model_table()) names += (names.empty() ? "" : ", ") + info.name;
+  return names;
+}
+
+const ModelInfo& find_model(const std::string& name) {
+  for (const auto& info : model_table()) {
+    if (info.name == name) return info;
+  }
+  throw usage_error("unknown model '" + name + "'; known models: " + known_model_names() +
+                    "; HINT: `zoo list` describes them");
+}
+
+Classifier build_classifier(const std::string& name, ModelOptions options) {
+  const ModelInfo& info = find_model(name);
+  if (info.kind != ModelKind::kClassifier) {
+    throw usage_error("model '" + name + "' is a sequence model, not an image classifier");
+  }
+  if (options.num_classes <= 0) {
+    throw usage_error("--num-classes must be positive, got " + std::to_string(options.num_classes));
+  }
+  if (options.in_channels == 0) options.in_channels = info.input_shape[0];
+  if (options.input_size == 0) options.input_size = info.input_shape[1];
+  return info.build(options);
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace zoo

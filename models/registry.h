@@ -1,0 +1,55 @@
+// The model registry: one explicit table (registry.cpp) of every model zoo knows, with its
+// builder and defaults. No static self-registration: adding a model is one row.
+#pragma once
+
+#include "models/classifier.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace zoo {
+
+// Options every builder reads; a family ignores what does not apply to it.
+struct ModelOptions {
+  int64_t num_classes = 1000;
+  int64_t in_channels = 0;   // 0: the model's default (registry input shape)
+  int64_t input_size = 0;    // 0: the model's default; LeNet picks its padding from it
+  bool aux_logits = false;   // GoogLeNet aux classifiers
+  bool transform_input = false;
+  double dropout = -1.0;     // <0: the architecture's default
+};
+
+struct Normalization {
+  std::array<double, 3> mean{0.0, 0.0, 0.0};
+  std::array<double, 3> std{1.0, 1.0, 1.0};
+};
+
+enum class ModelKind { kClassifier, kSequence };
+
+using ClassifierBuilder = std::function<Classifier(const ModelOptions&)>;
+
+struct ModelInfo {
+  std::string name;
+  std::string family;
+  ModelKind kind = ModelKind::kClassifier;
+  ClassifierBuilder build;                // set for classifiers
+  std::array<int64_t, 3> input_shape{};  // C, H, W at the default input size
+  Normalization norm;
+  std::string default_data;               // what `--data` defaults to for this model
+  std::string description;
+};
+
+const std::vector<ModelInfo>& model_table();
+// Throws a usage Error listing the known names when name is unknown.
+const ModelInfo& find_model(const std::string& name);
+// Builds the classifier `name` with options whose zero fields are filled from the registry.
+Classifier build_classifier(const std::string& name, ModelOptions options);
+// Comma-separated list of every registered name, for error messages.
+std::string known_model_names();
+
+int64_t count_parameters(const torch::nn::Module& module);
+
+}  // namespace zoo
