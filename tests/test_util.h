@@ -1,0 +1,102 @@
+// Shared test helpers: temporary directories, a tiny synthetic idx dataset written in the real
+// MNIST layout, and running the zoo binary as a child process.
+#pragma once
+
+#include "data/idx.h"
+
+#include <torch/types.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace zoo::test {
+
+// A fresh directory under /tmp, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "zoo-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes an MNIST-layout folder of n_train + n_test 28x28 images in `classes` classes. Class
+// k is a bright horizontal bar at rows 2+2.5k plus noise, so a small CNN separates them fast.
+inline void write_synthetic_idx(const std::filesystem::path& dir, int64_t n_train, int64_t n_test,
+                                int64_t classes = 10, bool gz = true, uint64_t seed = 1) {
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(seed);
+  auto make = [&](int64_t n, const std::string& images, const std::string& labels) {
+    auto x = torch::zeros({n, 28, 28}, torch::kUInt8);
+    auto y = torch::zeros({n}, torch::kUInt8);
+    auto xa = x.accessor<uint8_t, 3>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t k = static_cast<int64_t>(rng() % classes);
+      y[i] = k;
+      const int64_t row = 2 + (k * 5) / 2;
+      for (int64_t r = 0; r < 28; ++r) {
+        for (int64_t c = 0; c < 28; ++c) {
+          int v = static_cast<int>(rng() % 60);
+          if (r >= row && r < row + 2 && c >= 4 && c < 24) v += 180;
+          xa[i][r][c] = static_cast<uint8_t>(std::min(v, 255));
+        }
+      }
+    }
+    const std::string ext = gz ? ".gz" : "";
+    write_idx((dir / (images + ext)).string(), x);
+    write_idx((dir / (labels + ext)).string(), y);
+  };
+  make(n_train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
+  make(n_test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `ZOO_BINARY args` through the shell with stdout and stderr captured.
+inline RunResult run_zoo(const std::string& args, const std::string& env = "") {
+  TempDir tmp;
+  const std::string out = tmp / "out", err = tmp / "err";
+  const std::string cmd =
+      env + " " + std::string(ZOO_BINARY) + " " + args + " >" + out + " 2>" + err;
+  RunResult r;
+  const int status = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace zoo::test
