@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   zoo::register_train(app);
   zoo::register_eval(app);
   zoo::register_predict(app);
+  zoo::register_convert(app);
   zoo::install_stop_handlers();
   try {
     app.parse(argc, argv);

@@ -19,6 +19,9 @@ struct SampleSpec {
   int64_t width = 28;
   std::array<double, 3> mean{0.0, 0.0, 0.0};
   std::array<double, 3> std{1.0, 1.0, 1.0};
+  // Evaluation geometry for image files: > 0 resizes the shorter side to this and center-crops
+  // height x width (torchvision's Resize(256) + CenterCrop(224)); 0 resizes to height x width.
+  int64_t resize = 0;
   int64_t numel() const { return channels * height * width; }
 };
 

@@ -2,6 +2,7 @@
 #include "data/datasets.h"
 
 #include "common/error.h"
+#include "data/class_names.h"
 #include "data/idx.h"
 #include "data/tensor_dataset.h"
 
@@ -98,9 +99,7 @@ std::vector<std::string> fashion_mnist_classes() {
           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 }
 
-std::vector<std::string> mnist_classes() {
-  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-}
+std::vector<std::string> mnist_classes() { return numbered_classes(10); }
 
 std::vector<std::string> dataset_search_dirs(const std::string& name) {
   std::vector<std::string> dirs;

@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
 #include <filesystem>
 
 namespace zoo {
@@ -34,12 +35,31 @@ torch::Tensor load_image_file(const std::string& path, const SampleSpec& spec) {
     if (ch == 1) cv::cvtColor(img, converted, cv::COLOR_GRAY2RGB);
     else cv::cvtColor(img, converted, ch == 4 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGR2RGB);
   }
-  if (converted.rows != spec.height || converted.cols != spec.width) {
+  auto resize_to = [&](int rows, int cols) {
+    if (converted.rows == rows && converted.cols == cols) return;
     cv::Mat resized;
-    const bool shrink = converted.rows > spec.height || converted.cols > spec.width;
-    cv::resize(converted, resized, cv::Size(int(spec.width), int(spec.height)), 0, 0,
-               shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    const bool shrink = converted.rows > rows || converted.cols > cols;
+    // Area averaging when shrinking, like PIL's antialiased bilinear that torchvision uses.
+    cv::resize(converted, resized, cv::Size(cols, rows), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
     converted = resized;
+  };
+  if (spec.resize > 0) {
+    // torchvision Resize(int): the shorter side becomes `resize`, the longer keeps the aspect
+    // ratio (truncated); CenterCrop rounds the offsets.
+    const int r = int(spec.resize);
+    const bool portrait = converted.rows > converted.cols;
+    const int longer = int(int64_t(r) * (portrait ? converted.rows : converted.cols) /
+                           (portrait ? converted.cols : converted.rows));
+    resize_to(portrait ? longer : r, portrait ? r : longer);
+    if (converted.rows < spec.height || converted.cols < spec.width) {
+      throw usage_error("--resize " + std::to_string(r) + " is smaller than the crop " +
+                        std::to_string(spec.height) + "x" + std::to_string(spec.width));
+    }
+    const int top = int(std::lround((converted.rows - spec.height) / 2.0));
+    const int left = int(std::lround((converted.cols - spec.width) / 2.0));
+    converted = converted(cv::Rect(left, top, int(spec.width), int(spec.height))).clone();
+  } else {
+    resize_to(int(spec.height), int(spec.width));
   }
   auto out = torch::empty({spec.channels, spec.height, spec.width});
   float* o = out.data_ptr<float>();

@@ -1,6 +1,7 @@
 // Reading one image file (PNG, JPEG, BMP, ... through OpenCV) into a normalized C x H x W
 // float tensor shaped like a model's input: decoded, converted to the model's channels,
-// resized to its input size, scaled to [0,1] and normalized.
+// resized to its input size (or, when spec.resize is set, torchvision's eval geometry: shorter
+// side resized, then center crop), scaled to [0,1] and normalized.
 #pragma once
 
 #include "data/dataset.h"

@@ -14,6 +14,10 @@ namespace zoo {
 
 namespace nn = torch::nn;
 
+namespace {
+constexpr size_t kHeadIndex = 4;  // classifier.4
+}  // namespace
+
 LeNet5Impl::LeNet5Impl(const ModelOptions& options) : num_classes_(options.num_classes) {
   const int64_t size = options.input_size == 0 ? 28 : options.input_size;
   if (size != 28 && size != 32) {
@@ -22,36 +26,45 @@ LeNet5Impl::LeNet5Impl(const ModelOptions& options) : num_classes_(options.num_c
   }
   const int64_t in_channels = options.in_channels == 0 ? 1 : options.in_channels;
   const int64_t pad = size == 28 ? 2 : 0;  // both sizes reach 28x28 after conv1
-  features_ = register_module(
-      "features",
-      nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, 6, 5).padding(pad)),  // 0
-                     nn::ReLU(nn::ReLUOptions(true)),                                   // 1
-                     nn::MaxPool2d(nn::MaxPool2dOptions(2)),                            // 2
-                     nn::Conv2d(nn::Conv2dOptions(6, 16, 5)),                           // 3
-                     nn::ReLU(nn::ReLUOptions(true)),                                   // 4
-                     nn::MaxPool2d(nn::MaxPool2dOptions(2))));                          // 5
-  classifier_ = register_module(
-      "classifier", nn::Sequential(nn::Linear(16 * 5 * 5, 120),  // 0
-                                   nn::ReLU(nn::ReLUOptions(true)),  // 1
-                                   nn::Linear(120, 84),              // 2
-                                   nn::ReLU(nn::ReLUOptions(true)),  // 3
-                                   nn::Linear(84, num_classes_)));   // 4
+  // push_back one by one: the arguments of a Sequential(a, b, c) call are built in an
+  // unspecified order, which would change which random numbers each layer draws.
+  nn::Sequential features;
+  features->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, 6, 5).padding(pad)));  // 0
+  features->push_back(nn::ReLU(nn::ReLUOptions(true)));                                 // 1
+  features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));                          // 2
+  features->push_back(nn::Conv2d(nn::Conv2dOptions(6, 16, 5)));                         // 3
+  features->push_back(nn::ReLU(nn::ReLUOptions(true)));                                 // 4
+  features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));                          // 5
+  features_ = register_module("features", features);
+  nn::Sequential classifier;
+  classifier->push_back(nn::Linear(16 * 5 * 5, 120));       // 0
+  classifier->push_back(nn::ReLU(nn::ReLUOptions(true)));   // 1
+  classifier->push_back(nn::Linear(120, 84));               // 2
+  classifier->push_back(nn::ReLU(nn::ReLUOptions(true)));   // 3
+  classifier->push_back(nn::Linear(84, num_classes_));      // 4
+  classifier_ = register_module("classifier", classifier);
 }
 
 torch::Tensor LeNet5Impl::features(torch::Tensor x) {
   x = features_->forward(x);  // N x 16 x 5 x 5
-  return x.flatten(1);        // N x 400
+  x = x.flatten(1);           // N x 400
+  size_t i = 0;
+  for (auto& layer : *classifier_) {  // classifier.0 .. classifier.3
+    if (i++ == kHeadIndex) break;
+    x = layer.forward(x);
+  }
+  return x;  // N x 84
 }
 
 torch::Tensor LeNet5Impl::forward(torch::Tensor x) {
-  x = features(x);                     // N x 400
-  return classifier_->forward(x);      // N x num_classes
+  x = features(x);                                                  // N x 84
+  return classifier_->ptr<nn::LinearImpl>(kHeadIndex)->forward(x);  // N x num_classes
 }
 
 void LeNet5Impl::reset_head(int64_t num_classes) {
   num_classes_ = num_classes;
   classifier_ = replace_module(
-      "classifier", with_child_replaced(classifier_, 4, nn::AnyModule(nn::Linear(84, num_classes))));
+      "classifier", with_child_replaced(classifier_, kHeadIndex, nn::AnyModule(nn::Linear(84, num_classes))));
 }
 
 Classifier lenet5(const ModelOptions& options) { return std::make_shared<LeNet5Impl>(options); }

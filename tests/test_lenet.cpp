@@ -22,7 +22,7 @@ TEST(LeNet, ShapesAndParameterCount) {
     EXPECT_EQ(count_parameters(*m), 61706);
     auto y = m->forward(torch::randn({3, 1, size, size}));
     EXPECT_EQ(y.sizes(), (std::vector<int64_t>{3, 10}));
-    EXPECT_EQ(m->features(torch::randn({2, 1, size, size})).sizes(), (std::vector<int64_t>{2, 400}));
+    EXPECT_EQ(m->features(torch::randn({2, 1, size, size})).sizes(), (std::vector<int64_t>{2, 84}));
   }
 }
 

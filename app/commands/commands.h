@@ -10,6 +10,7 @@ void register_list(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_convert(CLI::App& app);
 
 // For eval and predict: the leading positional may be a model name; the rest are inputs.
 // Returns the model name ("" when none) and removes it from `inputs`.

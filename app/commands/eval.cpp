@@ -34,13 +34,11 @@ void run_eval(EvalOptions opts) {
                       "--weights CKPT [--data D]");
   }
   at::set_num_threads(opts.threads);
-  LoadedClassifier loaded = load_classifier(opts.weights);
-  if (!expected.empty() && expected != loaded.model_name) {
-    throw data_error("checkpoint " + opts.weights + " holds a '" + loaded.model_name +
-                     "' model, not '" + expected + "'; HINT: drop the model name or pass a " +
-                     expected + " checkpoint");
-  }
+  LoadedClassifier loaded = load_classifier(opts.weights, expected);
   const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
+  if (data.empty()) {
+    throw usage_error(opts.weights + " does not say which dataset it was trained on; HINT: pass --data");
+  }
   DataSplits splits = open_dataset(data, loaded.spec);
   if (splits.class_names.size() != loaded.class_names.size()) {
     throw data_error("dataset " + data + " has " + std::to_string(splits.class_names.size()) +
@@ -92,7 +90,7 @@ void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
   cmd->add_option("model", opts->model, "Optional model name, checked against the checkpoint");
-  cmd->add_option("--weights", opts->weights, "Checkpoint to evaluate (a zoo .pt)")->required();
+  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
   cmd->add_option("--data", opts->data, "Dataset name or path; default: the one it was trained on");
   cmd->add_option("--split", opts->split, "Which split to evaluate")
       ->check(CLI::IsMember({"test", "train"}))

@@ -30,12 +30,7 @@ void run_predict(PredictOptions opts) {
     throw usage_error("no image given; HINT: zoo predict --weights CKPT image.png [more.jpg ...]");
   }
   at::set_num_threads(opts.threads);
-  LoadedClassifier loaded = load_classifier(opts.weights);
-  if (!expected.empty() && expected != loaded.model_name) {
-    throw data_error("checkpoint " + opts.weights + " holds a '" + loaded.model_name +
-                     "' model, not '" + expected + "'; HINT: drop the model name or pass a " +
-                     expected + " checkpoint");
-  }
+  LoadedClassifier loaded = load_classifier(opts.weights, expected);
   std::vector<torch::Tensor> images;
   for (const auto& path : opts.inputs) images.push_back(load_image_file(path, loaded.spec));
   torch::NoGradGuard no_grad;
@@ -72,7 +67,7 @@ void register_predict(CLI::App& app) {
   auto opts = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand("predict", "Classify image files with a checkpoint");
   cmd->add_option("inputs", opts->inputs, "[MODEL] IMAGE...: optional model name, then images");
-  cmd->add_option("--weights", opts->weights, "Checkpoint to use (a zoo .pt)")->required();
+  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
   cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -2,6 +2,10 @@
 #include "app/engine/model_io.h"
 
 #include "common/error.h"
+#include "data/class_names.h"
+#include "models/weights_io.h"
+
+#include <cmath>
 
 namespace zoo {
 
@@ -29,12 +33,16 @@ SampleSpec default_sample_spec(const ModelInfo& info, int64_t input_size) {
   spec.width = input_size > 0 ? input_size : info.input_shape[2];
   spec.mean = info.norm.mean;
   spec.std = info.norm.std;
+  // ImageNet-style models evaluate image files as torchvision does: Resize(size / 0.875),
+  // CenterCrop(size), i.e. 256 -> 224.
+  if (info.default_data == "imagenet") spec.resize = std::lround(spec.height / 0.875);
   return spec;
 }
 
 nlohmann::json sample_spec_to_json(const SampleSpec& s) {
   return {{"input_shape", {s.channels, s.height, s.width}},
-          {"normalization", {{"mean", s.mean}, {"std", s.std}}}};
+          {"normalization", {{"mean", s.mean}, {"std", s.std}}},
+          {"resize", s.resize}};
 }
 
 SampleSpec sample_spec_from_json(const nlohmann::json& j) {
@@ -46,10 +54,13 @@ SampleSpec sample_spec_from_json(const nlohmann::json& j) {
   s.width = shape[2];
   s.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
   s.std = j.at("normalization").at("std").get<std::array<double, 3>>();
+  s.resize = j.value("resize", int64_t{0});
   return s;
 }
 
-LoadedClassifier load_classifier(const std::string& path) {
+namespace {
+
+LoadedClassifier from_checkpoint(const std::string& path, const std::string& expected) {
   Checkpoint ckpt = load_checkpoint(path);
   LoadedClassifier out;
   try {
@@ -60,15 +71,57 @@ LoadedClassifier load_classifier(const std::string& path) {
     throw data_error("checkpoint " + path + " has incomplete metadata (" + e.what() +
                      "); HINT: re-save it with this zoo");
   }
+  if (!expected.empty() && expected != out.model_name) {
+    throw data_error("checkpoint " + path + " holds a '" + out.model_name + "' model, not '" +
+                     expected + "'; HINT: drop the model name or pass a " + expected + " checkpoint");
+  }
   if (find_model(out.model_name).kind != ModelKind::kClassifier) {
     throw usage_error("checkpoint " + path + " holds '" + out.model_name +
                       "', which is not an image classifier");
   }
-  out.model = build_classifier(out.model_name,
-                               model_options_from_json(ckpt.meta.value("model_options", nlohmann::json::object())));
+  out.model = build_classifier(
+      out.model_name, model_options_from_json(ckpt.meta.value("model_options", nlohmann::json::object())));
   load_state_dict(*out.model, ckpt.model, LoadMode::kStrict, path);
-  out.model->eval();
   out.meta = std::move(ckpt.meta);
+  return out;
+}
+
+LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
+                                 const std::string& model_name) {
+  if (model_name.empty()) {
+    throw usage_error(std::string("a ") + weights_format_name(format) + " file holds weights "
+                      "only, not which model they belong to: " + path +
+                      "; HINT: name the model first, e.g. `zoo predict resnet18 --weights " + path + " ...`");
+  }
+  const ModelInfo& info = find_model(model_name);
+  const StateDict sd = format == WeightsFormat::kPth ? read_pth(path) : read_safetensors(path);
+  ModelOptions options;
+  for (const auto& kv : sd) {
+    if (kv.first.rfind("aux1.", 0) == 0) options.aux_logits = true;  // GoogLeNet's aux heads
+  }
+  // The class count is the head's output size.
+  const std::string head_key = build_classifier(model_name, ModelOptions{10})->head_prefixes().at(0) + ".weight";
+  for (const auto& kv : sd) {
+    if (kv.first == head_key && kv.second.dim() >= 1) options.num_classes = kv.second.size(0);
+  }
+  LoadedClassifier out;
+  out.model_name = model_name;
+  out.model = build_classifier(model_name, options);
+  load_state_dict(*out.model, sd, LoadMode::kStrict, path);
+  out.spec = default_sample_spec(info);
+  out.class_names = options.num_classes == 1000 ? imagenet_classes() : numbered_classes(options.num_classes);
+  out.meta = {{"model", model_name}, {"model_options", model_options_to_json(options)}};
+  return out;
+}
+
+}  // namespace
+
+LoadedClassifier load_classifier(const std::string& path, const std::string& model_name) {
+  const WeightsFormat format = weights_format_of(path);
+  LoadedClassifier out = format == WeightsFormat::kZooCheckpoint
+                             ? from_checkpoint(path, model_name)
+                             : from_state_dict(path, format, model_name);
+  out.model->eval();
   return out;
 }
 

@@ -31,8 +31,11 @@ struct LoadedClassifier {
   nlohmann::json meta;
 };
 
-// Loads `path` (a zoo checkpoint), rebuilds the classifier it names and loads its weights
-// strictly. Throws usage_error when it is not an image classifier checkpoint.
-LoadedClassifier load_classifier(const std::string& path);
+// Loads a classifier from `path`, strictly, in eval mode:
+// - a zoo checkpoint (.pt) is self-describing; `model_name`, when given, must match it;
+// - a .pth or .safetensors state dict needs `model_name`; the class count is read from the
+//   head's weight, GoogLeNet's aux heads are built when the file has them, the class names are
+//   ImageNet's for 1000 classes and numbers otherwise, preprocessing is the registry default.
+LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "");
 
 }  // namespace zoo

@@ -1,0 +1,73 @@
+// zoo convert IN OUT [--model NAME]: moves weights between a zoo checkpoint (.pt), a PyTorch
+// state dict (.pth) and .safetensors, each format chosen by its extension. Writing a zoo
+// checkpoint from a bare state dict needs --model: the weights are loaded strictly into that
+// model, so the result is a self-describing checkpoint that eval and predict take as is.
+#include "app/commands/commands.h"
+#include "app/engine/checkpoint.h"
+#include "app/engine/model_io.h"
+#include "common/error.h"
+#include "models/weights_io.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace zoo {
+
+namespace {
+
+struct ConvertOptions {
+  std::string input;
+  std::string output;
+  std::string model;
+};
+
+void run_convert(const ConvertOptions& opts) {
+  const WeightsFormat in = weights_format_of(opts.input);
+  const WeightsFormat out = weights_format_of(opts.output);
+  if (!opts.model.empty()) find_model(opts.model);
+  if (out == WeightsFormat::kZooCheckpoint) {
+    LoadedClassifier loaded = load_classifier(opts.input, opts.model);
+    nlohmann::json meta = sample_spec_to_json(loaded.spec);
+    meta["model"] = loaded.model_name;
+    meta["model_options"] = loaded.meta.value("model_options", nlohmann::json::object());
+    meta["class_names"] = loaded.class_names;
+    meta["converted_from"] = opts.input;
+    save_checkpoint(opts.output, meta, state_dict_of(*loaded.model), nullptr, /*with_rng=*/false);
+  } else {
+    StateDict sd;
+    std::map<std::string, std::string> metadata;
+    if (in == WeightsFormat::kZooCheckpoint) {
+      Checkpoint ckpt = load_checkpoint(opts.input);
+      sd = std::move(ckpt.model);
+      metadata["zoo"] = ckpt.meta.dump();  // keeps the checkpoint's description alongside
+    } else if (in == WeightsFormat::kPth) {
+      sd = read_pth(opts.input);
+    } else {
+      sd = read_safetensors(opts.input, &metadata);
+    }
+    if (out == WeightsFormat::kPth) {
+      write_pth(opts.output, sd);
+    } else {
+      write_safetensors(opts.output, sd, metadata);
+    }
+  }
+  std::printf("wrote %s (%s) from %s (%s)\n", opts.output.c_str(), weights_format_name(out),
+              opts.input.c_str(), weights_format_name(in));
+}
+
+}  // namespace
+
+void register_convert(CLI::App& app) {
+  auto opts = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "convert", "Convert weights between zoo checkpoints (.pt), PyTorch (.pth) and .safetensors");
+  cmd->add_option("input", opts->input, "Weights to read (.pt, .pth, .bin, .safetensors)")->required();
+  cmd->add_option("output", opts->output, "File to write; its extension picks the format")->required();
+  cmd->add_option("--model", opts->model,
+                  "Model the weights belong to; required to write a .pt from a .pth/.safetensors");
+  cmd->callback([opts] { run_convert(*opts); });
+}
+
+}  // namespace zoo

@@ -1,0 +1,43 @@
+// Weights interchange: PyTorch .pth state dicts and .safetensors files to and from StateDict.
+//
+// .pth: torch.save's zip format (archive/data.pkl + archive/data/<key>), read with LibTorch's
+// PyTorchStreamReader and our own weights-only unpickler (models/pickle.h), which builds
+// tensors, storages and (ordered) dicts and refuses every other pickle global: nothing in the
+// file is ever executed. The legacy non-zip format (torch.save(..., _use_new_zipfile_
+// serialization=False), torch < 1.6) is read too. A checkpoint dict that wraps the weights
+// under "state_dict", "model_state_dict" or "model" is unwrapped. Written .pth files are what
+// torch.save(OrderedDict) writes and load with torch.load(path, weights_only=True).
+//
+// .safetensors: https://github.com/huggingface/safetensors format (u64 header length, JSON
+// header, byte buffer), all the dtypes LibTorch has (F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL).
+//
+// Every write goes through AtomicFile: the previous file survives any failure.
+// Errors are zoo::Error: kMissingInput (no such file), kBadData (malformed, truncated, refused),
+// kIO (write failure), kUsage (unknown extension). Little-endian hosts only.
+#pragma once
+
+#include "models/state_dict.h"
+
+#include <map>
+#include <string>
+
+namespace zoo {
+
+StateDict read_pth(const std::string& path);
+void write_pth(const std::string& path, const StateDict& sd);
+
+// Tensors come back in data-buffer order, which is the written StateDict order for files zoo
+// wrote. `metadata`, when given, receives the "__metadata__" block.
+StateDict read_safetensors(const std::string& path,
+                           std::map<std::string, std::string>* metadata = nullptr);
+void write_safetensors(const std::string& path, const StateDict& sd,
+                       const std::map<std::string, std::string>& metadata = {});
+
+enum class WeightsFormat { kZooCheckpoint, kPth, kSafetensors };
+
+// By extension (case-insensitive): .pt -> zoo checkpoint, .pth/.bin -> PyTorch state dict,
+// .safetensors -> safetensors. Throws usage_error listing the known extensions otherwise.
+WeightsFormat weights_format_of(const std::string& path);
+const char* weights_format_name(WeightsFormat format);  // "zoo checkpoint", "pth", "safetensors"
+
+}  // namespace zoo

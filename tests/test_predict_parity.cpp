@@ -1,0 +1,136 @@
+// `zoo predict` on a torchvision-saved ResNet-18 against torchvision's own pipeline:
+// - on torchvision's preprocessed tensor, zoo's probabilities match to 1e-4;
+// - from the JPEG files (zoo: OpenCV decode + area resize; torchvision: PIL decode + antialiased
+//   bilinear Resize(256) + CenterCrop(224)) the top-5 classes match, and the preprocessed
+//   tensors differ by a small mean absolute error, printed here and recorded in
+//   docs/BENCHMARKS.md;
+// - the CLI prints ImageNet class names for 1000-class torchvision weights.
+#include "app/engine/model_io.h"
+#include "data/class_names.h"
+#include "data/image.h"
+#include "models/weights_io.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/utils.h>
+
+#include <map>
+#include <set>
+
+namespace zoo {
+namespace {
+
+using test::TempDir;
+
+class PredictParity : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const std::string cmd = "/usr/bin/python3 " + std::string(ZOO_SOURCE_DIR) +
+                            "/scripts/fixtures/predict_parity.py --out " + dir_->path().string() +
+                            " --images 8";
+    ok_ = std::system(("/usr/bin/python3 -c 'import torchvision' 2>/dev/null")) == 0 &&
+          std::system(cmd.c_str()) == 0;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  void SetUp() override {
+    if (!ok_) GTEST_SKIP() << "/usr/bin/python3 with torchvision is needed for these fixtures";
+  }
+  static TempDir* dir_;
+  static bool ok_;
+};
+TempDir* PredictParity::dir_ = nullptr;
+bool PredictParity::ok_ = false;
+
+std::map<std::string, torch::Tensor> expected_tensors(const std::string& path) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& kv : read_safetensors(path)) out[kv.first] = kv.second;
+  return out;
+}
+
+TEST_F(PredictParity, ProbabilitiesTopFiveAndPreprocessing) {
+  LoadedClassifier loaded = load_classifier(*dir_ / "resnet18.pth", "resnet18");
+  ASSERT_EQ(loaded.class_names.size(), 1000u);
+  EXPECT_EQ(loaded.class_names[0], "tench");
+  EXPECT_EQ(loaded.spec.resize, 256);
+  auto expected = expected_tensors(*dir_ / "expected.safetensors");
+  auto rows = nlohmann::json::parse(test::read_file(*dir_ / "expected.json"));
+  torch::NoGradGuard no_grad;
+  double mae_sum = 0.0, mae_max = 0.0;
+  int top1_same = 0, top5_sets_same = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string idx = std::to_string(i);
+    const torch::Tensor pre = expected.at("pre" + idx);
+    const torch::Tensor probs = expected.at("probs" + idx);
+    // Same input tensor: same probabilities.
+    auto ours = torch::softmax(loaded.model->forward(pre.unsqueeze(0)), 1)[0];
+    const double rel = (ours - probs).abs().max().item<double>() / probs.abs().max().item<double>();
+    EXPECT_LE(rel, 1e-4) << "image " << i;
+    // From the file: zoo's own decode and resize.
+    const torch::Tensor mine = load_image_file(*dir_ / rows[i]["image"].get<std::string>(), loaded.spec);
+    ASSERT_EQ(mine.sizes(), pre.sizes());
+    const double mae = (mine - pre).abs().mean().item<double>();
+    mae_sum += mae;
+    mae_max = std::max(mae_max, mae);
+    auto from_file = torch::softmax(loaded.model->forward(mine.unsqueeze(0)), 1)[0];
+    auto top5 = std::get<1>(from_file.topk(5));
+    std::vector<int64_t> ours5(top5.data_ptr<int64_t>(), top5.data_ptr<int64_t>() + 5);
+    const auto theirs5 = rows[i]["top5"].get<std::vector<int64_t>>();
+    top1_same += ours5[0] == theirs5[0];
+    top5_sets_same += std::set<int64_t>(ours5.begin(), ours5.end()) ==
+                      std::set<int64_t>(theirs5.begin(), theirs5.end());
+    EXPECT_EQ(ours5, theirs5) << "image " << i << " top-5 differs";
+  }
+  std::printf("preprocessing vs torchvision: mean abs error %.4f (max over images %.4f, normalized "
+              "units); top-1 agree %d/%zu, top-5 sets agree %d/%zu\n",
+              mae_sum / rows.size(), mae_max, top1_same, rows.size(), top5_sets_same, rows.size());
+  EXPECT_LT(mae_max, 0.05);
+}
+
+TEST_F(PredictParity, CliPrintsImageNetNames) {
+  auto r = test::run_zoo("predict resnet18 --weights " + *dir_ / "resnet18.pth" + " --json " +
+                         *dir_ / "img0.jpg");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  auto rows = nlohmann::json::parse(test::read_file(*dir_ / "expected.json"));
+  ASSERT_EQ(j[0]["top"].size(), 5u);
+  const int64_t index = j[0]["top"][0]["index"];
+  EXPECT_EQ(index, rows[0]["top5"][0].get<int64_t>());
+  EXPECT_EQ(j[0]["top"][0]["class"], imagenet_classes().at(index));
+  // A bare state dict needs the model named.
+  r = test::run_zoo("predict --weights " + *dir_ / "resnet18.pth" + " " + *dir_ / "img0.jpg");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("resnet18"), std::string::npos);
+  // The wrong model for the weights is refused with the load report.
+  r = test::run_zoo("predict resnet34 --weights " + *dir_ / "resnet18.pth" + " " + *dir_ / "img0.jpg");
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("missing"), std::string::npos);
+}
+
+TEST_F(PredictParity, ConvertRoundTripKeepsTensors) {
+  const std::string pth = *dir_ / "resnet18.pth";
+  const std::string st = *dir_ / "r18.safetensors";
+  const std::string pt = *dir_ / "r18.pt";
+  ASSERT_EQ(test::run_zoo("convert " + pth + " " + st).exit_code, 0);
+  auto r = test::run_zoo("convert " + st + " " + pt + " --model resnet18");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const StateDict a = read_pth(pth);
+  LoadedClassifier b = load_classifier(pt);
+  const StateDict bs = state_dict_of(*b.model);
+  ASSERT_EQ(a.size(), bs.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, bs[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, bs[i].second)) << a[i].first;
+  }
+  EXPECT_EQ(b.class_names.size(), 1000u);
+  // And back to .pth: identical to the original.
+  ASSERT_EQ(test::run_zoo("convert " + pt + " " + *dir_ / "back.pth").exit_code, 0);
+  const StateDict c = read_pth(*dir_ / "back.pth");
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, c[i].second));
+  EXPECT_EQ(test::run_zoo("convert " + pth + " " + *dir_ / "x.pt").exit_code, 2);  // no --model
+  EXPECT_EQ(test::run_zoo("convert " + pth + " " + *dir_ / "x.onnx").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace zoo
