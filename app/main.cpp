@@ -33,10 +33,12 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   app.set_version_flag("--version", "zoo 0.1.0");
   zoo::register_list(app);
+  zoo::register_info(app);
   zoo::register_train(app);
   zoo::register_eval(app);
   zoo::register_predict(app);
   zoo::register_convert(app);
+  zoo::register_forward(app);
   zoo::install_stop_handlers();
   try {
     app.parse(argc, argv);

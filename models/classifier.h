@@ -8,6 +8,8 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,17 @@ namespace zoo {
 struct ClassifierOutput {
   torch::Tensor logits;
   std::vector<torch::Tensor> aux;
+};
+
+// One top-level step of a classifier's forward, for per-layer reports (`zoo info`): its name
+// (torchvision's module path, e.g. "features.0", "layer2.1", "flatten"), the module that holds
+// its parameters (null for functional steps such as flatten), a type for functional steps
+// (empty: the module's type) and the step itself.
+struct Stage {
+  std::string name;
+  std::shared_ptr<torch::nn::Module> module;
+  std::string type;
+  std::function<torch::Tensor(torch::Tensor)> run;
 };
 
 class ClassifierImpl : public torch::nn::Module {
@@ -34,6 +47,11 @@ class ClassifierImpl : public torch::nn::Module {
   // Replace the head by a freshly initialised one for num_classes outputs.
   virtual void reset_head(int64_t num_classes) = 0;
   virtual int64_t num_classes() const = 0;
+  // The ordered top-level steps of forward: in eval mode, running them in order on x equals
+  // forward(x). Aux heads (training only) are not stages. Default: one step, the whole model.
+  virtual std::vector<Stage> stages() {
+    return {{"forward", nullptr, "Model", [this](torch::Tensor x) { return forward(x); }}};
+  }
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;

@@ -20,6 +20,7 @@ class LeNet5Impl : public ClassifierImpl {
   std::vector<std::string> head_prefixes() const override { return {"classifier.4"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return num_classes_; }
+  std::vector<Stage> stages() override;
 
  private:
   int64_t num_classes_;

@@ -1,11 +1,14 @@
 // Helpers shared by the model families: replacing one child of a Sequential (heads live at
-// fixed torchvision indices such as classifier.6) and counting parameters.
+// fixed torchvision indices such as classifier.6) and building the Stage lists of stages().
 #pragma once
 
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/sequential.h>
 
+#include "models/classifier.h"
+
 #include <string>
+#include <vector>
 
 namespace zoo {
 
@@ -20,6 +23,31 @@ inline torch::nn::Sequential with_child_replaced(const torch::nn::Sequential& se
     ++i;
   }
   return out;
+}
+
+// Appends one Stage per child of `seq`, named prefix.<child name> ("features.0",
+// "features.denseblock1").
+inline void append_stages(std::vector<Stage>& stages, const std::string& prefix,
+                          const torch::nn::Sequential& seq) {
+  const auto children = seq->named_children();
+  size_t i = 0;
+  for (const auto& child : *seq) {
+    torch::nn::AnyModule layer = child;
+    stages.push_back({prefix + "." + children[i].key(), children[i].value(), "",
+                      [layer](torch::Tensor x) mutable { return layer.forward(x); }});
+    ++i;
+  }
+}
+
+// A Stage for a module with a Tensor(Tensor) forward (a ModuleHolder such as nn::Conv2d).
+template <typename Holder>
+Stage module_stage(const std::string& name, Holder holder) {
+  return {name, holder.ptr(), "", [holder](torch::Tensor x) mutable { return holder->forward(x); }};
+}
+
+// flatten(1), the step between pooling and the classifier.
+inline Stage flatten_stage() {
+  return {"flatten", nullptr, "Flatten", [](torch::Tensor x) { return x.flatten(1); }};
 }
 
 }  // namespace zoo

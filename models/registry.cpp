@@ -1,5 +1,6 @@
 // The registry table. One row per model: name, family, builder, default input shape (C,H,W),
-// normalization, default dataset, description. Keep the columns aligned.
+// normalization, default dataset, parameters, multiply-adds, description. Keep the columns
+// aligned.
 #include "models/registry.h"
 
 #include "common/error.h"
@@ -23,50 +24,53 @@ constexpr Normalization kFashionMnistNorm{{0.2860, 0.2860, 0.2860}, {0.3530, 0.3
 std::vector<ModelInfo> make_table() {
   const auto cls = ModelKind::kClassifier;
   return {
-      // name     family   kind builder  input        normalization      data             description
+      // name     family   kind builder  input        normalization      data
+      //        parameters, multiply-adds (conv + linear, at the default input and class count
+      //        of `zoo list`: 1000 for ImageNet models, 10 otherwise; test_info recomputes both),
+      //        description
       {"lenet5", "lenet", cls, lenet5, {1, 28, 28}, kFashionMnistNorm, "fashion-mnist",
-       "LeNet-5 (LeCun et al. 1998), ReLU + max-pool form, 61.7k parameters"},
+           61706,      416520, "LeNet-5 (LeCun et al. 1998), ReLU + max-pool form, 61.7k parameters"},
       {"alexnet", "alexnet", cls, alexnet, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "AlexNet (Krizhevsky et al. 2012), torchvision's 64-192-384-256-256 form, 61.1M parameters"},
+        61100840,   714188480, "AlexNet (Krizhevsky et al. 2012), torchvision's 64-192-384-256-256 form, 61.1M parameters"},
       {"alexnet2012", "alexnet", cls, alexnet2012, {3, 227, 227}, kImageNetNorm, "imagenet",
-       "AlexNet as in the 2012 paper (96-256-384-384-256, LRN), one-GPU form, 62.4M parameters"},
+        62378344,  1135256096, "AlexNet as in the 2012 paper (96-256-384-384-256, LRN), one-GPU form, 62.4M parameters"},
       {"vgg11", "vgg", cls, vgg11, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-11 (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
+       132863336,  7609090048, "VGG-11 (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
       {"vgg13", "vgg", cls, vgg13, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-13 (Simonyan & Zisserman 2015), configuration B, 133.0M parameters"},
+       133047848, 11308466176, "VGG-13 (Simonyan & Zisserman 2015), configuration B, 133.0M parameters"},
       {"vgg16", "vgg", cls, vgg16, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-16 (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
+       138357544, 15470264320, "VGG-16 (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
       {"vgg19", "vgg", cls, vgg19, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-19 (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
+       143667240, 19632062464, "VGG-19 (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
       {"vgg11_bn", "vgg", cls, vgg11_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-11 with batch norm (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
+       132868840,  7609090048, "VGG-11 with batch norm (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
       {"vgg13_bn", "vgg", cls, vgg13_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-13 with batch norm (Simonyan & Zisserman 2015), configuration B, 133.1M parameters"},
+       133053736, 11308466176, "VGG-13 with batch norm (Simonyan & Zisserman 2015), configuration B, 133.1M parameters"},
       {"vgg16_bn", "vgg", cls, vgg16_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-16 with batch norm (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
+       138365992, 15470264320, "VGG-16 with batch norm (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
       {"vgg19_bn", "vgg", cls, vgg19_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "VGG-19 with batch norm (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
+       143678248, 19632062464, "VGG-19 with batch norm (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
       {"resnet18", "resnet", cls, resnet18, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "ResNet-18 (He et al. 2016), basic blocks 2-2-2-2, 11.7M parameters"},
+        11689512,  1814073344, "ResNet-18 (He et al. 2016), basic blocks 2-2-2-2, 11.7M parameters"},
       {"resnet34", "resnet", cls, resnet34, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "ResNet-34 (He et al. 2016), basic blocks 3-4-6-3, 21.8M parameters"},
+        21797672,  3663761408, "ResNet-34 (He et al. 2016), basic blocks 3-4-6-3, 21.8M parameters"},
       {"resnet50", "resnet", cls, resnet50, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "ResNet-50 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-6-3, 25.6M parameters"},
+        25557032,  4089184256, "ResNet-50 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-6-3, 25.6M parameters"},
       {"resnet101", "resnet", cls, resnet101, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "ResNet-101 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-23-3, 44.5M parameters"},
+        44549160,  7801405440, "ResNet-101 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-23-3, 44.5M parameters"},
       {"resnet152", "resnet", cls, resnet152, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "ResNet-152 (He et al. 2016), torchvision's v1.5 bottlenecks 3-8-36-3, 60.2M parameters"},
+        60192808, 11513626624, "ResNet-152 (He et al. 2016), torchvision's v1.5 bottlenecks 3-8-36-3, 60.2M parameters"},
       // -- alexnet, vgg, resnet rows --
       {"googlenet", "googlenet", cls, googlenet, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "GoogLeNet / Inception v1 (Szegedy et al. 2014), torchvision's BN form, 6.6M parameters"},
+         6624904,  1498376192, "GoogLeNet / Inception v1 (Szegedy et al. 2014), torchvision's BN form, 6.6M parameters"},
       {"densenet121", "densenet", cls, densenet121, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "DenseNet-121 (Huang et al. 2017), growth 32, blocks 6-12-24-16, 8.0M parameters"},
+         7978856,  2834161664, "DenseNet-121 (Huang et al. 2017), growth 32, blocks 6-12-24-16, 8.0M parameters"},
       {"densenet161", "densenet", cls, densenet161, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "DenseNet-161 (Huang et al. 2017), growth 48, blocks 6-12-36-24, 28.7M parameters"},
+        28681000,  7727907072, "DenseNet-161 (Huang et al. 2017), growth 48, blocks 6-12-36-24, 28.7M parameters"},
       {"densenet169", "densenet", cls, densenet169, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "DenseNet-169 (Huang et al. 2017), growth 32, blocks 6-12-32-32, 14.1M parameters"},
+        14149480,  3359843328, "DenseNet-169 (Huang et al. 2017), growth 32, blocks 6-12-32-32, 14.1M parameters"},
       {"densenet201", "densenet", cls, densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
-       "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
+        20013928,  4291365888, "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
       // -- googlenet, densenet rows --
   };
 }

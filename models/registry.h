@@ -39,6 +39,10 @@ struct ModelInfo {
   std::array<int64_t, 3> input_shape{};  // C, H, W at the default input size
   Normalization norm;
   std::string default_data;               // what `--data` defaults to for this model
+  // At the default input and num_classes (1000 for ImageNet models, 10 otherwise), so that
+  // `zoo list` needs no model built; tests/test_info.cpp recomputes both for every row.
+  int64_t parameters = 0;
+  int64_t macs = 0;                       // multiply-adds, conv + linear (models/profile.h)
   std::string description;
 };
 

@@ -3,6 +3,8 @@
 // conv2, bn2 (conv3, bn3), relu, downsample.{0 conv1x1, 1 bn}.
 #include "models/resnet.h"
 
+#include "models/module_utils.h"
+
 #include <torch/nn/init.h>
 
 namespace zoo {
@@ -127,6 +129,19 @@ torch::Tensor ResNetImpl::features(torch::Tensor x) {
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   x = features(x);  // N x 512e
   return fc_(x);    // N x num_classes
+}
+
+std::vector<Stage> ResNetImpl::stages() {
+  std::vector<Stage> stages{module_stage("conv1", conv1_), module_stage("bn1", bn1_),
+                            module_stage("relu", relu_), module_stage("maxpool", maxpool_)};
+  append_stages(stages, "layer1", layer1_);
+  append_stages(stages, "layer2", layer2_);
+  append_stages(stages, "layer3", layer3_);
+  append_stages(stages, "layer4", layer4_);
+  stages.push_back(module_stage("avgpool", avgpool_));
+  stages.push_back(flatten_stage());
+  stages.push_back(module_stage("fc", fc_));
+  return stages;
 }
 
 void ResNetImpl::reset_head(int64_t num_classes) {

@@ -76,6 +76,7 @@ class ResNetImpl : public ClassifierImpl {
   std::vector<std::string> head_prefixes() const override { return {"fc"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return num_classes_; }
+  std::vector<Stage> stages() override;
 
  private:
   int64_t num_classes_;

@@ -110,6 +110,15 @@ torch::Tensor VggImpl::forward(torch::Tensor x) {
   return classifier_->ptr<nn::LinearImpl>(kHeadIndex)->forward(x);  // N x num_classes
 }
 
+std::vector<Stage> VggImpl::stages() {
+  std::vector<Stage> stages;
+  append_stages(stages, "features", features_);
+  stages.push_back(module_stage("avgpool", avgpool_));
+  stages.push_back(flatten_stage());
+  append_stages(stages, "classifier", classifier_);
+  return stages;
+}
+
 void VggImpl::reset_head(int64_t num_classes) {
   num_classes_ = num_classes;
   classifier_ = replace_module(

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -83,8 +84,13 @@ TEST_F(TrainerTest, LearnsAndWritesRunDirectory) {
 }
 
 TEST_F(TrainerTest, ResumeAtEpochBoundaryIsBitIdentical) {
-  TrainSummary full = train(small_config(*dir_, "full"));
+  // Extending a finished 1-epoch run to 2 epochs changes a cosine plan, so this test uses the
+  // constant schedule; the signal test below resumes a cosine run under an unchanged plan.
+  TrainConfig reference = small_config(*dir_, "full");
+  reference.schedule = "constant";
+  TrainSummary full = train(reference);
   TrainConfig first = small_config(*dir_, "split");
+  first.schedule = "constant";
   first.epochs = 1;
   TrainSummary half = train(first);
   TrainSummary rest = resume(half.run_dir, 2);
@@ -94,14 +100,18 @@ TEST_F(TrainerTest, ResumeAtEpochBoundaryIsBitIdentical) {
 }
 
 TEST_F(TrainerTest, SignalMidEpochSavesAndResumesExactly) {
-  TrainSummary full = train(small_config(*dir_, "ref"));
+  // Six epochs (~2 s here) so that the signal at 300 ms lands well inside the run.
+  TrainConfig reference = small_config(*dir_, "ref");
+  reference.epochs = 6;
+  TrainSummary full = train(reference);
   install_stop_handlers();
   clear_stop_request();
   std::thread killer([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::raise(SIGINT);
   });
   TrainConfig c = small_config(*dir_, "interrupted");
+  c.epochs = 6;
   try {
     train(c);
     killer.join();
@@ -131,6 +141,21 @@ TEST_F(TrainerTest, NonFiniteLossStops) {
     EXPECT_EQ(e.kind(), ErrorKind::kBadData);
     EXPECT_NE(std::string(e.what()).find("loss became"), std::string::npos);
   }
+}
+
+TEST(TrainConfigTest, Schedules) {
+  TrainConfig c;
+  c.lr = 0.1;
+  c.schedule = "constant";
+  EXPECT_DOUBLE_EQ(scheduled_lr(c, 0, 100), 0.1);
+  EXPECT_DOUBLE_EQ(scheduled_lr(c, 99, 100), 0.1);
+  c.schedule = "cosine";
+  EXPECT_DOUBLE_EQ(scheduled_lr(c, 0, 100), 0.1);
+  EXPECT_NEAR(scheduled_lr(c, 50, 100), 0.05, 1e-15);           // half way: lr / 2
+  EXPECT_NEAR(scheduled_lr(c, 25, 100), 0.1 * (1 + std::sqrt(0.5)) / 2, 1e-15);
+  EXPECT_NEAR(scheduled_lr(c, 100, 100), 0.0, 1e-15);
+  c.schedule = "linear";
+  EXPECT_THROW(validate(c), Error);
 }
 
 TEST(TrainConfigTest, ValidationNamesTheFlag) {

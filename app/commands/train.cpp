@@ -91,6 +91,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--lr", c.lr, "Learning rate of SGD")->capture_default_str();
   cmd->add_option("--momentum", c.momentum, "SGD momentum, 0 to disable")->capture_default_str();
   cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule,
+                  "Learning-rate schedule: constant, or cosine (per step from --lr down to 0)")
+      ->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of initialisation, shuffling and augmentation")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads,

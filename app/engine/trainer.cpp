@@ -27,8 +27,8 @@ namespace zoo {
 namespace fs = std::filesystem;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, model, data, epochs, batch_size, lr,
-                                                momentum, weight_decay, seed, threads, workers,
-                                                input_size, name, runs_dir, quiet)
+                                                momentum, weight_decay, schedule, seed, threads,
+                                                workers, input_size, name, runs_dir, quiet)
 
 nlohmann::json to_json(const TrainConfig& c) { return nlohmann::json(c); }
 
@@ -46,6 +46,16 @@ void validate(const TrainConfig& c) {
   require(c.threads > 0, "--threads must be positive, got " + std::to_string(c.threads));
   require(c.workers >= 0, "--workers must be 0 or more, got " + std::to_string(c.workers));
   require(c.input_size >= 0, "--input-size must be positive, got " + std::to_string(c.input_size));
+  require(c.schedule == "constant" || c.schedule == "cosine",
+          "--schedule must be constant or cosine, got '" + c.schedule + "'");
+}
+
+double scheduled_lr(const TrainConfig& c, int64_t step, int64_t total_steps) {
+  if (c.schedule == "cosine" && total_steps > 0) {
+    const double progress = std::min(1.0, double(step) / double(total_steps));
+    return c.lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+  }
+  return c.lr;
 }
 
 namespace {
@@ -212,8 +222,14 @@ TrainSummary fit(Run& run) {
                       run.train_loader->batches_per_epoch(), c.quiet);
     const auto start = std::chrono::steady_clock::now();
     int64_t images = 0;
+    const int64_t total_steps = c.epochs * run.train_loader->batches_per_epoch();
+    double lr = scheduled_lr(c, pos.step, total_steps);
     while (auto batch = run.train_loader->next()) {
       if (batch->target.numel() > 0) {
+        lr = scheduled_lr(c, pos.step, total_steps);
+        for (auto& group : run.optimizer->param_groups()) {
+          static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+        }
         run.optimizer->zero_grad();
         torch::Tensor loss = run.task->training_loss(*batch, pos.stats);
         if (!std::isfinite(loss.item<double>())) {
@@ -230,7 +246,7 @@ TrainSummary fit(Run& run) {
       }
       pos.batch = batch->index + 1;
       const double seen = std::max<int64_t>(pos.stats.count, 1);
-      progress.update(pos.batch, pos.stats.loss_sum / seen, pos.stats.correct / seen, c.lr);
+      progress.update(pos.batch, pos.stats.loss_sum / seen, pos.stats.correct / seen, lr);
       if (const int sig = stop_requested()) {
         progress.finish();
         save_last(run, last_metrics);
@@ -253,7 +269,7 @@ TrainSummary fit(Run& run) {
     const double seen = double(pos.stats.count);
     last_metrics = {{"epoch", pos.epoch + 1},
                     {"step", pos.step},
-                    {"lr", c.lr},
+                    {"lr", lr},
                     {"train_loss", pos.stats.loss_sum / seen},
                     {"train_top1", pos.stats.correct / seen},
                     {"train_skipped", run.train_loader->skipped()},

@@ -24,6 +24,7 @@ struct TrainConfig {
   double lr = 0.02;
   double momentum = 0.9;
   double weight_decay = 5e-4;
+  std::string schedule = "cosine";  // constant | cosine (per step, from lr down to 0)
   uint64_t seed = 42;
   int threads = 1;             // LibTorch intra-op threads (see README: measured default)
   int workers = 1;             // loader threads
@@ -37,6 +38,9 @@ nlohmann::json to_json(const TrainConfig& c);
 TrainConfig train_config_from_json(const nlohmann::json& j);
 // Throws usage_error naming the flag when a value is out of range.
 void validate(const TrainConfig& c);
+
+// The learning rate of optimizer step `step` (0-based) of `total_steps` under c.schedule.
+double scheduled_lr(const TrainConfig& c, int64_t step, int64_t total_steps);
 
 // What one batch contributes to the running metrics of an epoch.
 struct StepStats {
