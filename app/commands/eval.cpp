@@ -3,6 +3,7 @@
 #include "app/commands/commands.h"
 #include "app/engine/evaluate.h"
 #include "app/engine/model_io.h"
+#include "app/engine/trainer.h"
 #include "common/error.h"
 #include "data/datasets.h"
 
@@ -22,7 +23,7 @@ struct EvalOptions {
   std::string data;
   std::string split = "test";
   int64_t batch_size = 256;
-  int threads = 1;
+  int threads = 0;  // 0: one per available core
   int workers = 1;
   bool json = false;
 };
@@ -33,7 +34,7 @@ void run_eval(EvalOptions opts) {
     throw usage_error("unexpected argument '" + opts.model.front() + "'; HINT: zoo eval [MODEL] "
                       "--weights CKPT [--data D]");
   }
-  at::set_num_threads(opts.threads);
+  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   LoadedClassifier loaded = load_classifier(opts.weights, expected);
   const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
   if (data.empty()) {
@@ -98,8 +99,8 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--batch-size", opts->batch_size, "Samples per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads")
-      ->check(CLI::PositiveNumber)
+  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--workers", opts->workers, "Data loader threads")
       ->check(CLI::NonNegativeNumber)

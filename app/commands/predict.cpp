@@ -2,6 +2,7 @@
 // image file, preprocessed as the checkpoint's model expects; --json for scripts.
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
+#include "app/engine/trainer.h"
 #include "common/error.h"
 #include "data/image.h"
 
@@ -20,7 +21,7 @@ struct PredictOptions {
   std::vector<std::string> inputs;  // [MODEL] IMAGE...
   std::string weights;
   int64_t top_k = 5;
-  int threads = 1;
+  int threads = 0;  // 0: one per available core
   bool json = false;
 };
 
@@ -29,7 +30,7 @@ void run_predict(PredictOptions opts) {
   if (opts.inputs.empty()) {
     throw usage_error("no image given; HINT: zoo predict --weights CKPT image.png [more.jpg ...]");
   }
-  at::set_num_threads(opts.threads);
+  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   LoadedClassifier loaded = load_classifier(opts.weights, expected);
   std::vector<torch::Tensor> images;
   for (const auto& path : opts.inputs) images.push_back(load_image_file(path, loaded.spec));
@@ -71,8 +72,8 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads")
-      ->check(CLI::PositiveNumber)
+  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_predict(*opts); });

@@ -21,6 +21,9 @@
 #include <cmath>
 #include <filesystem>
 #include <mutex>
+#include <thread>
+
+#include <sched.h>
 
 namespace zoo {
 
@@ -43,11 +46,18 @@ void validate(const TrainConfig& c) {
   require(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number, got " + std::to_string(c.lr));
   require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got " + std::to_string(c.momentum));
   require(c.weight_decay >= 0, "--weight-decay must be 0 or more, got " + std::to_string(c.weight_decay));
-  require(c.threads > 0, "--threads must be positive, got " + std::to_string(c.threads));
+  require(c.threads >= 0, "--threads must be 0 (one per core) or more, got " + std::to_string(c.threads));
   require(c.workers >= 0, "--workers must be 0 or more, got " + std::to_string(c.workers));
   require(c.input_size >= 0, "--input-size must be positive, got " + std::to_string(c.input_size));
   require(c.schedule == "constant" || c.schedule == "cosine",
           "--schedule must be constant or cosine, got '" + c.schedule + "'");
+}
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 double scheduled_lr(const TrainConfig& c, int64_t step, int64_t total_steps) {
@@ -167,7 +177,7 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
     throw usage_error("model '" + config.model + "' is not an image classifier; HINT: see `zoo list`");
   }
   if (run.config.data.empty()) run.config.data = run.info->default_data;
-  at::set_num_threads(config.threads);
+  at::set_num_threads(config.threads > 0 ? config.threads : available_cores());
   torch::manual_seed(config.seed);
 
   run.spec = default_sample_spec(*run.info, config.input_size);

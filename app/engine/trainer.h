@@ -26,8 +26,8 @@ struct TrainConfig {
   double weight_decay = 5e-4;
   std::string schedule = "cosine";  // constant | cosine (per step, from lr down to 0)
   uint64_t seed = 42;
-  int threads = 1;             // LibTorch intra-op threads (see README: measured default)
-  int workers = 1;             // loader threads
+  int threads = 0;             // LibTorch intra-op threads; 0: one per available core (measured)
+  int workers = 2;             // loader threads (measured: docs/BENCHMARKS.md)
   int64_t input_size = 0;      // 0: the model's default
   std::string name;            // run directory name; empty: <model>-N
   std::string runs_dir = "runs";
@@ -36,6 +36,9 @@ struct TrainConfig {
 
 nlohmann::json to_json(const TrainConfig& c);
 TrainConfig train_config_from_json(const nlohmann::json& j);
+// The number of cores this process may run on (sched_getaffinity), at least 1.
+int available_cores();
+
 // Throws usage_error naming the flag when a value is out of range.
 void validate(const TrainConfig& c);
 
