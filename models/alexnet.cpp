@@ -81,11 +81,7 @@ torch::Tensor AlexNetImpl::features(torch::Tensor x) {
   x = features_->forward(x);  // N x 256 x 6 x 6 at 224 (alexnet) / 227 (alexnet2012)
   x = avgpool_(x);            // N x 256 x 6 x 6 at any size
   x = x.flatten(1);           // N x 9216
-  size_t i = 0;
-  for (auto& layer : *classifier_) {  // classifier.0 .. classifier.5
-    if (i++ == kHeadIndex) break;
-    x = layer.forward(x);
-  }
+  x = forward_until(classifier_, kHeadIndex, x);  // classifier.0 .. classifier.5
   return x;  // N x 4096
 }
 

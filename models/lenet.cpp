@@ -48,11 +48,7 @@ LeNet5Impl::LeNet5Impl(const ModelOptions& options) : num_classes_(options.num_c
 torch::Tensor LeNet5Impl::features(torch::Tensor x) {
   x = features_->forward(x);  // N x 16 x 5 x 5
   x = x.flatten(1);           // N x 400
-  size_t i = 0;
-  for (auto& layer : *classifier_) {  // classifier.0 .. classifier.3
-    if (i++ == kHeadIndex) break;
-    x = layer.forward(x);
-  }
+  x = forward_until(classifier_, kHeadIndex, x);  // classifier.0 .. classifier.3
   return x;  // N x 84
 }
 

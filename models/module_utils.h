@@ -25,6 +25,17 @@ inline torch::nn::Sequential with_child_replaced(const torch::nn::Sequential& se
   return out;
 }
 
+// Runs the children of `seq` before index `end`, in order: the part of a classifier Sequential
+// that comes before its head (classifier.0 .. classifier.5 of AlexNet/VGG, say).
+inline torch::Tensor forward_until(torch::nn::Sequential& seq, size_t end, torch::Tensor x) {
+  size_t i = 0;
+  for (auto& layer : *seq) {
+    if (i++ == end) break;
+    x = layer.forward(x);
+  }
+  return x;
+}
+
 // Appends one Stage per child of `seq`, named prefix.<child name> ("features.0",
 // "features.denseblock1").
 inline void append_stages(std::vector<Stage>& stages, const std::string& prefix,

@@ -97,11 +97,7 @@ torch::Tensor VggImpl::features(torch::Tensor x) {
   x = features_->forward(x);  // N x 512 x H/32 x W/32
   x = avgpool_(x);            // N x 512 x 7 x 7
   x = x.flatten(1);           // N x 25088
-  size_t i = 0;
-  for (auto& layer : *classifier_) {  // classifier.0 .. classifier.5
-    if (i++ == kHeadIndex) break;
-    x = layer.forward(x);
-  }
+  x = forward_until(classifier_, kHeadIndex, x);  // classifier.0 .. classifier.5
   return x;  // N x 4096
 }
 
