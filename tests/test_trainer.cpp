@@ -5,6 +5,7 @@
 #include "app/engine/signals.h"
 #include "app/engine/trainer.h"
 #include "common/error.h"
+#include "models/registry.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <thread>
 
 namespace zoo {
@@ -129,6 +131,35 @@ TEST_F(TrainerTest, SignalMidEpochSavesAndResumesExactly) {
   TrainSummary rest = resume(run, std::nullopt);
   expect_same_weights(full.run_dir + "/checkpoints/last.pt", run + "/checkpoints/last.pt");
   EXPECT_EQ(full.final_metrics["val_top1"], rest.final_metrics["val_top1"]);
+}
+
+TEST_F(TrainerTest, AuxHeadsAreTrained) {
+  TrainConfig c = small_config(*dir_, "aux");
+  test::write_synthetic_idx(dir_->path() / "tiny", 128, 32, 10);  // GoogLeNet is slow here
+  c.data = (dir_->path() / "tiny").string();
+  c.model = "googlenet";
+  c.input_size = 32;  // 28x28 gray samples padded to 32 and replicated to RGB
+  c.aux_logits = true;
+  c.epochs = 1;
+  c.threads = 2;
+  TrainSummary s = train(c);
+  Checkpoint ckpt = load_checkpoint(s.run_dir + "/checkpoints/last.pt");
+  EXPECT_TRUE(ckpt.meta["model_options"]["aux_logits"].get<bool>());
+  // The trainer seeds before building, so a model built the same way holds the initial weights:
+  // the aux heads moved away from them, i.e. their loss reached them.
+  torch::manual_seed(c.seed);
+  ModelOptions o;
+  o.num_classes = 10;
+  o.input_size = 32;
+  o.aux_logits = true;
+  Classifier initial = build_classifier("googlenet", o);
+  std::map<std::string, torch::Tensor> trained(ckpt.model.begin(), ckpt.model.end());
+  for (const auto& kv : state_dict_of(*initial)) {
+    if (kv.first == "aux1.fc2.weight" || kv.first == "aux2.fc2.weight") {
+      ASSERT_TRUE(trained.count(kv.first));
+      EXPECT_FALSE(torch::equal(kv.second, trained[kv.first])) << kv.first << " never trained";
+    }
+  }
 }
 
 TEST_F(TrainerTest, NonFiniteLossStops) {

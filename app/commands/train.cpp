@@ -104,6 +104,8 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--input-size", c.input_size, "Input height/width; 0: the model's default")
       ->capture_default_str();
+  cmd->add_flag("--aux-logits", c.aux_logits,
+                "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
   cmd->add_option("--name", c.name, "Run directory name under --runs-dir; default <model>-N");
   cmd->add_option("--runs-dir", c.runs_dir, "Where run directories go")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "No progress display (log lines still go to train.log)");

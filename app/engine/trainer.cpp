@@ -31,7 +31,8 @@ namespace fs = std::filesystem;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, model, data, epochs, batch_size, lr,
                                                 momentum, weight_decay, schedule, seed, threads,
-                                                workers, input_size, name, runs_dir, quiet)
+                                                workers, input_size, aux_logits, name, runs_dir,
+                                                quiet)
 
 nlohmann::json to_json(const TrainConfig& c) { return nlohmann::json(c); }
 
@@ -70,6 +71,8 @@ double scheduled_lr(const TrainConfig& c, int64_t step, int64_t total_steps) {
 
 namespace {
 
+constexpr double kAuxLossWeight = 0.3;
+
 class ClassificationTask : public Task {
  public:
   ClassificationTask(Classifier model, int64_t num_classes)
@@ -78,8 +81,13 @@ class ClassificationTask : public Task {
   std::string best_metric() const override { return "top1"; }
 
   torch::Tensor training_loss(const Batch& batch, StepStats& stats) override {
-    auto logits = model_->forward(batch.input);  // N x classes
+    ClassifierOutput out = model_->forward_with_aux(batch.input);
+    const torch::Tensor& logits = out.logits;  // N x classes
     auto loss = torch::nn::functional::cross_entropy(logits, batch.target);
+    // Auxiliary heads (GoogLeNet) weigh 0.3 each, as in the paper and torchvision's recipe.
+    for (const auto& aux : out.aux) {
+      loss = loss + kAuxLossWeight * torch::nn::functional::cross_entropy(aux, batch.target);
+    }
     stats.loss_sum += loss.item<double>() * double(batch.target.size(0));
     stats.correct += logits.argmax(1).eq(batch.target).sum().item<int64_t>();
     stats.count += batch.target.size(0);
@@ -185,6 +193,7 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
   run.model_options.num_classes = static_cast<int64_t>(run.data.class_names.size());
   run.model_options.input_size = run.spec.height;
   run.model_options.in_channels = run.spec.channels;
+  run.model_options.aux_logits = config.aux_logits;
   run.model = build_classifier(config.model, run.model_options);
   run.optimizer = std::make_unique<torch::optim::SGD>(
       run.model->parameters(),

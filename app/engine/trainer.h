@@ -29,6 +29,7 @@ struct TrainConfig {
   int threads = 0;             // LibTorch intra-op threads; 0: one per available core (measured)
   int workers = 2;             // loader threads (measured: docs/BENCHMARKS.md)
   int64_t input_size = 0;      // 0: the model's default
+  bool aux_logits = false;     // build auxiliary heads (GoogLeNet) and train them too
   std::string name;            // run directory name; empty: <model>-N
   std::string runs_dir = "runs";
   bool quiet = false;
