@@ -23,7 +23,7 @@ struct EvalOptions {
   std::string data;
   std::string split = "test";
   int64_t batch_size = 256;
-  int threads = 0;  // 0: one per available core
+  int threads = 1;  // 0: one per available core
   int workers = 1;
   bool json = false;
 };

@@ -21,7 +21,7 @@ struct PredictOptions {
   std::vector<std::string> inputs;  // [MODEL] IMAGE...
   std::string weights;
   int64_t top_k = 5;
-  int threads = 0;  // 0: one per available core
+  int threads = 1;  // 0: one per available core
   bool json = false;
 };
 

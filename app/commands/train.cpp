@@ -97,8 +97,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--seed", c.seed, "Seed of initialisation, shuffling and augmentation")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads,
-                  "LibTorch intra-op threads; 0: one per available core, the fastest setting "
-                  "measured here (docs/BENCHMARKS.md)")
+                  "LibTorch intra-op threads; 0: one per available core. 1 is the default: "
+                  "robust when other work shares the cores (docs/BENCHMARKS.md)")
       ->capture_default_str();
   cmd->add_option("--workers", c.workers, "Data loader threads (0: load in the training thread)")
       ->capture_default_str();

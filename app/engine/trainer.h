@@ -26,7 +26,7 @@ struct TrainConfig {
   double weight_decay = 5e-4;
   std::string schedule = "cosine";  // constant | cosine (per step, from lr down to 0)
   uint64_t seed = 42;
-  int threads = 0;             // LibTorch intra-op threads; 0: one per available core (measured)
+  int threads = 1;             // LibTorch intra-op threads; 0: one per available core (measured)
   int workers = 2;             // loader threads (measured: docs/BENCHMARKS.md)
   int64_t input_size = 0;      // 0: the model's default
   bool aux_logits = false;     // build auxiliary heads (GoogLeNet) and train them too
