@@ -20,6 +20,7 @@ namespace {
 struct EvalOptions {
   std::vector<std::string> model;  // optional model name, checked against the checkpoint
   std::string weights;
+  bool transform_input = false;
   std::string data;
   std::string split = "test";
   int64_t batch_size = 256;
@@ -35,7 +36,7 @@ void run_eval(EvalOptions opts) {
                       "--weights CKPT [--data D]");
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
-  LoadedClassifier loaded = load_classifier(opts.weights, expected);
+  LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
   const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
   if (data.empty()) {
     throw usage_error(opts.weights + " does not say which dataset it was trained on; HINT: pass --data");
@@ -105,6 +106,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--workers", opts->workers, "Data loader threads")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--transform-input", opts->transform_input,
+                "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "
+                "torchvision's pretrained GoogLeNet does (torchvision sets this with its weights)");
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_eval(*opts); });
 }

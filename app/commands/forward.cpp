@@ -18,6 +18,7 @@ namespace {
 
 struct ForwardOptions {
   std::string model;
+  bool transform_input = false;
   std::string weights;
   std::string input;
   std::string output;
@@ -42,7 +43,7 @@ torch::Tensor read_input(const std::string& path) {
 }
 
 void run_forward(const ForwardOptions& opts) {
-  LoadedClassifier loaded = load_classifier(opts.weights, opts.model);
+  LoadedClassifier loaded = load_classifier(opts.weights, opts.model, opts.transform_input);
   if (opts.num_classes > 0 && opts.num_classes != loaded.model->num_classes()) {
     throw usage_error("--num-classes " + std::to_string(opts.num_classes) + " disagrees with " +
                       opts.weights + ", whose head has " +
@@ -82,6 +83,9 @@ void register_forward(CLI::App& app) {
   cmd->add_option("--output", opts->output,
                   "The .safetensors file to write: 'output' (and 'aux1', 'aux2' with aux heads)")
       ->required();
+  cmd->add_flag("--transform-input", opts->transform_input,
+                "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "
+                "torchvision's pretrained GoogLeNet does (torchvision sets this with its weights)");
   cmd->add_flag("--train-mode", opts->train_mode,
                 "Run in training mode (dropout, batch statistics, aux heads)");
   cmd->add_option("--num-classes", opts->num_classes,

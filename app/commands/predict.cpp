@@ -20,6 +20,7 @@ namespace {
 struct PredictOptions {
   std::vector<std::string> inputs;  // [MODEL] IMAGE...
   std::string weights;
+  bool transform_input = false;
   int64_t top_k = 5;
   int threads = 1;  // 0: one per available core
   bool json = false;
@@ -31,7 +32,7 @@ void run_predict(PredictOptions opts) {
     throw usage_error("no image given; HINT: zoo predict --weights CKPT image.png [more.jpg ...]");
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
-  LoadedClassifier loaded = load_classifier(opts.weights, expected);
+  LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
   std::vector<torch::Tensor> images;
   for (const auto& path : opts.inputs) images.push_back(load_image_file(path, loaded.spec));
   torch::NoGradGuard no_grad;
@@ -75,6 +76,9 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--transform-input", opts->transform_input,
+                "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "
+                "torchvision's pretrained GoogLeNet does (torchvision sets this with its weights)");
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_predict(*opts); });
 }

@@ -87,15 +87,19 @@ LoadedClassifier from_checkpoint(const std::string& path, const std::string& exp
 }
 
 LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
-                                 const std::string& model_name) {
+                                 const std::string& model_name, bool transform_input) {
   if (model_name.empty()) {
     throw usage_error(std::string("a ") + weights_format_name(format) + " file holds weights "
                       "only, not which model they belong to: " + path +
                       "; HINT: name the model first, e.g. `zoo predict resnet18 --weights " + path + " ...`");
   }
   const ModelInfo& info = find_model(model_name);
+  if (transform_input && info.family != "googlenet") {
+    throw usage_error("--transform-input applies to googlenet, not " + model_name);
+  }
   const StateDict sd = format == WeightsFormat::kPth ? read_pth(path) : read_safetensors(path);
   ModelOptions options;
+  options.transform_input = transform_input;
   for (const auto& kv : sd) {
     if (kv.first.rfind("aux1.", 0) == 0) options.aux_logits = true;  // GoogLeNet's aux heads
   }
@@ -116,11 +120,16 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
 
 }  // namespace
 
-LoadedClassifier load_classifier(const std::string& path, const std::string& model_name) {
+LoadedClassifier load_classifier(const std::string& path, const std::string& model_name,
+                                 bool transform_input) {
   const WeightsFormat format = weights_format_of(path);
+  if (format == WeightsFormat::kZooCheckpoint && transform_input) {
+    throw usage_error("--transform-input applies to .pth/.safetensors weights; the checkpoint " +
+                      path + " records its own model options");
+  }
   LoadedClassifier out = format == WeightsFormat::kZooCheckpoint
                              ? from_checkpoint(path, model_name)
-                             : from_state_dict(path, format, model_name);
+                             : from_state_dict(path, format, model_name, transform_input);
   out.model->eval();
   return out;
 }

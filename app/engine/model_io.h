@@ -36,6 +36,9 @@ struct LoadedClassifier {
 // - a .pth or .safetensors state dict needs `model_name`; the class count is read from the
 //   head's weight, GoogLeNet's aux heads are built when the file has them, the class names are
 //   ImageNet's for 1000 classes and numbers otherwise, preprocessing is the registry default.
-LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "");
+// `transform_input` sets GoogLeNet's input rescaling for state dicts (torchvision's pretrained
+// GoogLeNet uses it; a state dict cannot say so); a zoo checkpoint records its own setting.
+LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "",
+                                 bool transform_input = false);
 
 }  // namespace zoo
