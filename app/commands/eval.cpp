@@ -65,10 +65,9 @@ void run_eval(EvalOptions opts) {
                           {"loss", r.loss},          {"top1", r.top1},
                           {"top5", r.top5},          {"per_class", nlohmann::json::array()}};
     for (size_t c = 0; c < per_class.size(); ++c) {
-      int64_t total = 0;
-      for (int64_t v : r.confusion[c]) total += v;
-      out["per_class"].push_back(
-          {{"class", loaded.class_names[c]}, {"accuracy", per_class[c]}, {"count", total}});
+      out["per_class"].push_back({{"class", loaded.class_names[c]},
+                                  {"accuracy", per_class[c]},
+                                  {"count", r.class_count(c)}});
     }
     out["confusion"] = r.confusion;
     std::printf("%s\n", out.dump(2).c_str());
@@ -79,10 +78,8 @@ void run_eval(EvalOptions opts) {
               100.0 * r.top1, 100.0 * r.top5, r.loss);
   std::printf("%-20s %9s %7s\n", "class", "accuracy", "count");
   for (size_t c = 0; c < per_class.size(); ++c) {
-    int64_t total = 0;
-    for (int64_t v : r.confusion[c]) total += v;
     std::printf("%-20s %8.2f%% %7lld\n", loaded.class_names[c].c_str(), 100.0 * per_class[c],
-                (long long)total);
+                (long long)r.class_count(c));
   }
 }
 

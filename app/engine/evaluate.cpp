@@ -10,11 +10,16 @@
 
 namespace zoo {
 
+int64_t EvalResult::class_count(size_t c) const {
+  int64_t total = 0;
+  for (int64_t v : confusion.at(c)) total += v;
+  return total;
+}
+
 std::vector<double> EvalResult::per_class_accuracy() const {
   std::vector<double> acc;
   for (size_t c = 0; c < confusion.size(); ++c) {
-    int64_t total = 0;
-    for (int64_t v : confusion[c]) total += v;
+    const int64_t total = class_count(c);
     acc.push_back(total ? double(confusion[c][c]) / double(total) : 0.0);
   }
   return acc;

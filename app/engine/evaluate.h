@@ -18,6 +18,8 @@ struct EvalResult {
   int64_t skipped = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
   double seconds = 0.0;
+  // Samples whose true class is c.
+  int64_t class_count(size_t c) const;
   // Per class: correct / total of that true class (NaN-free: 0 when the class has no sample).
   std::vector<double> per_class_accuracy() const;
 };
