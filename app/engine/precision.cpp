@@ -1,0 +1,101 @@
+// Precision, devices and layouts; see precision.h.
+#include "app/engine/precision.h"
+
+#include "common/error.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/cuda.h>
+
+namespace zoo {
+
+Precision parse_precision(const std::string& name, const torch::Device& device) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "bf16") return Precision::kBf16;
+  if (name == "fp16") {
+    if (!device.is_cuda()) {
+      throw usage_error("--precision fp16 needs a CUDA device; HINT: use --precision bf16 on CPU");
+    }
+    return Precision::kFp16;
+  }
+  throw usage_error("--precision must be fp32, bf16 or fp16, got '" + name + "'");
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kBf16: return "bf16";
+    case Precision::kFp16: return "fp16";
+  }
+  return "?";
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) != 0) {
+    throw usage_error("--device must be cpu, cuda or cuda:N, got '" + name + "'");
+  }
+  int index = 0;
+  if (name.size() > 4) {
+    const std::string rest = name.substr(4);
+    if (rest.size() < 2 || rest[0] != ':' ||
+        rest.find_first_not_of("0123456789", 1) != std::string::npos) {
+      throw usage_error("--device must be cpu, cuda or cuda:N, got '" + name + "'");
+    }
+    index = std::stoi(rest.substr(1));
+  }
+  if (!torch::cuda::is_available()) {
+    throw usage_error("--device " + name + ": this zoo has no usable CUDA device (LibTorch " +
+                      "built without CUDA, or no GPU); HINT: use --device cpu, or build zoo "
+                      "against a CUDA LibTorch (CMAKE_PREFIX_PATH)");
+  }
+  if (index >= static_cast<int>(torch::cuda::device_count())) {
+    throw usage_error("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
+                      " CUDA devices; HINT: use cuda:0..cuda:" +
+                      std::to_string(torch::cuda::device_count() - 1));
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device) {
+  if (precision == Precision::kFp32) return;
+  active_ = true;
+  cuda_ = device.is_cuda();
+  const at::ScalarType dtype = precision == Precision::kBf16 ? at::kBFloat16 : at::kHalf;
+  if (cuda_) {
+    was_enabled_ = at::autocast::is_enabled();
+    was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(true);
+  } else {
+    was_enabled_ = at::autocast::is_cpu_enabled();
+    was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(true);
+  }
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // Leaving the outermost autocast region frees the cast weights cached for this step.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda_) {
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(was_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(was_dtype_);
+  }
+}
+
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  for (auto& b : module.buffers()) {
+    if (b.dim() == 4) b.set_data(b.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+}  // namespace zoo

@@ -1,0 +1,42 @@
+// Numeric precision and memory layout of a training or benchmark step: fp32, bf16 autocast
+// (CPU and CUDA) or fp16 autocast (CUDA, with loss scaling done by the caller), and the
+// channels-last layout for 4-D weights and inputs. Leaves out: fp16 on CPU (LibTorch's CPU
+// autocast only lowers to bf16) and pure-bf16 weights (autocast keeps fp32 masters).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <string>
+
+namespace zoo {
+
+enum class Precision { kFp32, kBf16, kFp16 };
+
+// "fp32" | "bf16" | "fp16"; throws usage_error listing the choices otherwise, and for fp16 on a
+// CPU device (no CPU fp16 autocast).
+Precision parse_precision(const std::string& name, const torch::Device& device);
+const char* precision_name(Precision p);
+
+// "cpu", "cuda", "cuda:N"; throws usage_error when the name is malformed or CUDA is not there.
+torch::Device parse_device(const std::string& name);
+
+// Turns autocast on for the device's type while alive (no-op for fp32); nests safely.
+class AutocastGuard {
+ public:
+  AutocastGuard(Precision precision, const torch::Device& device);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+
+// Converts the module's 4-D parameters and buffers to channels-last in place.
+void to_channels_last(torch::nn::Module& module);
+
+}  // namespace zoo
