@@ -8,6 +8,9 @@
 #include "test_util.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
 
@@ -86,6 +89,44 @@ TEST(Checkpoint, WriteFailureLeavesPreviousFile) {
   }
 }
 
+TEST(Checkpoint, DiskFullLeavesPreviousFileAndNoTemporary) {
+  // A file-size limit makes the write fail part way (EFBIG), as a full disk does (ENOSPC); it is
+  // set in a child so that the test process keeps its limits.
+  TempDir dir;
+  const std::string path = dir / "last.pt";
+  Classifier m = build_classifier("lenet5", ModelOptions{10});
+  save_checkpoint(path, {{"generation", 1}}, state_dict_of(*m), nullptr);
+  const std::string before = test::read_file(path);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit = {256 * 1024, 256 * 1024};  // the big save needs 4 MiB
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    const StateDict big = {{"w", torch::randn({1 << 20})}};
+    try {
+      save_checkpoint(path, {{"generation", 2}}, big, nullptr);
+    } catch (const Error& e) {
+      ::_exit(e.kind() == ErrorKind::kIO && exit_code(e) == 74 ? 0 : 2);
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(1);  // the save claimed success
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: no error, 2: wrong kind, 3: not a zoo::Error";
+  EXPECT_EQ(test::read_file(path), before);
+  EXPECT_EQ(load_checkpoint(path).meta["generation"].get<int>(), 1);
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    ++entries;
+    EXPECT_EQ(e.path().filename(), "last.pt") << "left behind: " << e.path();
+  }
+  EXPECT_EQ(entries, 1);
+}
+
 TEST(Checkpoint, KilledWriterNeverLeavesHalfFile) {
   TempDir dir;
   const std::string path = dir / "last.pt";
@@ -93,13 +134,21 @@ TEST(Checkpoint, KilledWriterNeverLeavesHalfFile) {
   Classifier m = build_classifier("lenet5", ModelOptions{10});
   save_checkpoint(path, {{"model", "lenet5"}, {"generation", 0}}, state_dict_of(*m), nullptr);
   const StateDict big = {{"w", torch::randn({4 << 20})}};  // 16 MiB per save
+  auto inode = [&] {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
   for (int round = 0; round < 3; ++round) {
+    const ino_t before = inode();
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       for (int g = 1;; ++g) save_checkpoint(path, {{"generation", g}}, big, nullptr, false);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 70 * round));
+    // Wait for one save to land (a rename gives the name a new inode), then kill the writer at
+    // a different point of a later save each round, however loaded the machine is.
+    for (int i = 0; i < 6000 && inode() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 45 * round));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);

@@ -1,5 +1,6 @@
 // CLI smoke tests: the real zoo binary, every command, its output and its error paths with
 // the documented exit codes (0 ok, 2 usage, 65 bad data, 66 missing input, 130 SIGINT).
+#include "app/engine/checkpoint.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include <csignal>
+#include <fstream>
+#include <set>
 #include <thread>
 
 namespace zoo {
@@ -183,12 +186,89 @@ TEST_F(Cli, SigintSavesAndResumes) {
   ASSERT_EQ(WEXITSTATUS(status), 130) << "the run ended before the signal arrived";
   EXPECT_TRUE(fs::exists(runs() + "/sig/checkpoints/last.pt"));
   // Finish the epoch it was in: the plan becomes (completed epochs + 1).
-  const std::string metrics = test::read_file(runs() + "/sig/metrics.jsonl");
-  const auto done = std::count(metrics.begin(), metrics.end(), '\n');
+  int64_t done = 0;
+  std::ifstream metrics(runs() + "/sig/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) done += nlohmann::json::parse(line)["kind"] == "epoch";
   const std::string plan = std::to_string(done + 1);
   auto r = run_zoo("train --resume " + runs() + "/sig --epochs " + plan + " --quiet");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("after " + plan + " epochs"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, KilledRunResumesFromSaveEveryBitIdentical) {
+  // SIGKILL gives the run no chance to save: what survives is the last --save-every checkpoint
+  // (mid-epoch, between accumulated steps). Resuming it must end where an uninterrupted run does,
+  // and the metrics rows written after that checkpoint must not appear twice.
+  const std::string common = " --data " + data() + " --epochs 3 --accumulate 2 --save-every 5 "
+                             "--batch-size 16 --quiet --runs-dir " + runs();
+  auto r = run_zoo("train lenet5 --name whole" + common);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string cmd = std::string(ZOO_BINARY) + " train lenet5 --name killed" + common;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+    ::_exit(127);
+  }
+  const std::string last = runs() + "/killed/checkpoints/last.pt";
+  for (int i = 0; i < 3000 && !fs::exists(last); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few more steps, then die
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before SIGKILL";
+  const auto pos = load_checkpoint(last).meta["position"];
+  if (pos["batch"].get<int64_t>() > 0) {  // a --save-every checkpoint, not an epoch end
+    EXPECT_EQ(pos["step"].get<int64_t>() % 5, 0);
+    EXPECT_EQ(pos["batch"].get<int64_t>() % 2, 0);  // between accumulation groups
+  }
+  r = run_zoo("train --resume " + runs() + "/killed --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Checkpoint a = load_checkpoint(runs() + "/whole/checkpoints/last.pt");
+  Checkpoint b = load_checkpoint(last);
+  ASSERT_EQ(a.model.size(), b.model.size());
+  for (size_t i = 0; i < a.model.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a.model[i].second, b.model[i].second)) << a.model[i].first;
+  }
+  std::set<int64_t> steps;
+  std::ifstream metrics(runs() + "/killed/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    auto row = nlohmann::json::parse(line);
+    if (row["kind"] == "step") {
+      EXPECT_TRUE(steps.insert(row["step"].get<int64_t>()).second) << line;
+    }
+  }
+  EXPECT_EQ(steps.size(), size_t(3 * 63));  // 2000 / 16 = 125 batches: 63 steps an epoch
+  EXPECT_EQ(test::read_file(runs() + "/killed/metrics.csv").find("kind,epoch,step"), 0u);
+}
+
+TEST_F(Cli, TrainFlagsAndResumeGuards) {
+  auto r = run_zoo("train --help");
+  for (const char* flag : {"--optimizer", "--nesterov", "--schedule", "--warmup-epochs", "--milestones",
+                           "--label-smoothing", "--clip-grad-norm", "--accumulate", "--patience",
+                           "--max-steps", "--limit-batches", "--precision", "--channels-last",
+                           "--device", "--deterministic", "--best-metric", "--save-every"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+  r = run_zoo("train --resume " + runs() + "/base --lr 0.5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--lr cannot be given with --resume"), std::string::npos) << r.err;
+  EXPECT_EQ(run_zoo("train lenet5 --optimizer lamb --runs-dir " + runs()).exit_code, 2);
+  EXPECT_EQ(run_zoo("train lenet5 --schedule multistep --runs-dir " + runs()).exit_code, 2);
+  r = run_zoo("train lenet5 --precision fp16 --runs-dir " + runs() + " --data " + data());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bf16"), std::string::npos) << r.err;
+  r = run_zoo("train lenet5 --device cuda --runs-dir " + runs() + " --data " + data());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // Quick multistep run from flags: the lr in the last epoch row is lr * gamma.
+  r = run_zoo("train lenet5 --schedule multistep --milestones 1 --epochs 2 --limit-batches 3 "
+              "--limit-val-batches 1 --name ms --quiet --data " + data() + " --runs-dir " + runs());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = test::read_file(runs() + "/ms/metrics.jsonl");
+  auto last_row = nlohmann::json::parse(rows.substr(rows.rfind('{')));
+  EXPECT_NEAR(last_row["lr"].get<double>(), 0.002, 1e-12);
+  EXPECT_EQ(last_row["step"], 6);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -20,6 +21,13 @@ struct TrainOptions {
   std::string config_file;
   std::string resume;
 };
+
+// The flag name of a TrainConfig key: "batch_size" -> "--batch-size".
+std::string flag_of(const std::string& key) {
+  std::string flag = "--" + key;
+  for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
+  return flag;
+}
 
 // Reads --config and lets the flags the user typed win over it.
 TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
@@ -42,9 +50,7 @@ TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
       throw data_error("config file " + opts.config_file + " sets unknown option '" + item.key() +
                        "'; HINT: keys are the long flag names with '_' for '-', e.g. batch_size");
     }
-    std::string flag = "--" + item.key();
-    for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
-    const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag) > 0;
+    const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag_of(item.key())) > 0;
     if (!typed) merged[item.key()] = item.value();
   }
   try {
@@ -54,26 +60,48 @@ TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
   }
 }
 
+// With --resume only the resumable options may be typed; they become the overrides.
+nlohmann::json resume_overrides(const TrainOptions& opts, const CLI::App& cmd) {
+  const nlohmann::json typed_values = to_json(opts.config);
+  nlohmann::json overrides = nlohmann::json::object();
+  const auto& allowed = resume_overridable();
+  for (const auto& item : typed_values.items()) {
+    const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag_of(item.key())) > 0;
+    if (!typed) continue;
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+      throw usage_error(flag_of(item.key()) + " cannot be given with --resume: the run continues "
+                        "with the options it was started with; HINT: only --epochs, --max-steps, "
+                        "--patience, --workers and --quiet may change on resume");
+    }
+    overrides[item.key()] = item.value();
+  }
+  return overrides;
+}
+
 void run_train(const TrainOptions& opts, const CLI::App& cmd) {
   TrainSummary summary;
   if (!opts.resume.empty()) {
-    std::optional<int64_t> epochs;
-    if (cmd.count("--epochs")) epochs = opts.config.epochs;
-    summary = resume(opts.resume, epochs);
+    summary = resume(opts.resume, resume_overrides(opts, cmd));
   } else {
     TrainConfig config = opts.config_file.empty() ? opts.config : merge_config_file(opts, cmd);
     summary = train(config);
   }
   const auto& m = summary.final_metrics;
   if (m.is_null()) {
-    std::printf("nothing to train: the run already completed its %lld epochs; run: %s\n",
-                (long long)summary.epochs_done, summary.run_dir.c_str());
+    std::printf("nothing to train: the run already ended (%s) after %lld epochs, %lld steps; run: %s\n",
+                summary.stop_reason.c_str(), (long long)summary.epochs_done,
+                (long long)summary.steps_done, summary.run_dir.c_str());
     return;
   }
-  std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs; best %.2f%%; run: %s\n",
+  const bool percent = summary.best_metric != "val_loss";
+  std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs, %lld steps (%s); "
+              "best %s %.4g%s; run: %s\n",
               summary.val_name.c_str(), 100.0 * m["val_top1"].get<double>(),
               100.0 * m["val_top5"].get<double>(), m["val_loss"].get<double>(),
-              (long long)summary.epochs_done, 100.0 * summary.best, summary.run_dir.c_str());
+              (long long)summary.epochs_done, (long long)summary.steps_done,
+              summary.stop_reason.c_str(), summary.best_metric.c_str(),
+              percent ? 100.0 * summary.best : summary.best, percent ? "%" : "",
+              summary.run_dir.c_str());
 }
 
 }  // namespace
@@ -82,40 +110,93 @@ void register_train(CLI::App& app) {
   auto opts = std::make_shared<TrainOptions>();
   TrainConfig& c = opts->config;
   CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch (or resume a run)");
-  cmd->add_option("model", c.model, "Model to train (see `zoo list`)")->capture_default_str();
+  auto option = [&](const std::string& name, auto& value, const std::string& help) {
+    return cmd->add_option(name, value, help)->capture_default_str();
+  };
+  option("model", c.model, "Model to train (see `zoo list`)");
   cmd->add_option("--data", c.data,
-                  "Dataset name (fashion-mnist, mnist) or path; default: the model's own "
+                  "Dataset name or path (see README: Data); default: the model's own "
                   "(fashion-mnist for lenet5)");
-  cmd->add_option("--epochs", c.epochs, "Number of passes over the training set")->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size, "Samples per optimizer step")->capture_default_str();
-  cmd->add_option("--lr", c.lr, "Learning rate of SGD")->capture_default_str();
-  cmd->add_option("--momentum", c.momentum, "SGD momentum, 0 to disable")->capture_default_str();
-  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay")->capture_default_str();
-  cmd->add_option("--schedule", c.schedule,
-                  "Learning-rate schedule: constant, or cosine (per step from --lr down to 0)")
-      ->capture_default_str();
-  cmd->add_option("--seed", c.seed, "Seed of initialisation, shuffling and augmentation")
-      ->capture_default_str();
-  cmd->add_option("--threads", c.threads,
-                  "LibTorch intra-op threads; 0: one per available core. 1 is the default: "
-                  "robust when other work shares the cores (docs/BENCHMARKS.md)")
-      ->capture_default_str();
-  cmd->add_option("--workers", c.workers, "Data loader threads (0: load in the training thread)")
-      ->capture_default_str();
-  cmd->add_option("--input-size", c.input_size, "Input height/width; 0: the model's default")
-      ->capture_default_str();
+  option("--input-size", c.input_size, "Input height/width; 0: the model's default");
   cmd->add_flag("--aux-logits", c.aux_logits,
                 "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
+  // How long
+  option("--epochs", c.epochs, "Number of passes over the training set");
+  option("--batch-size", c.batch_size, "Samples per batch (per optimizer step without --accumulate)");
+  option("--accumulate", c.accumulate,
+         "Batches whose gradients add up to one optimizer step (effective batch = batch size x this)");
+  option("--max-steps", c.max_steps, "Stop after this many optimizer steps; 0: no limit (the "
+         "schedule then spans the shorter of the two)");
+  option("--limit-batches", c.limit_batches, "Train on only the first N batches of each epoch; 0: all");
+  option("--limit-val-batches", c.limit_val_batches, "Validate on only the first N batches; 0: all");
+  option("--patience", c.patience, "Early stopping: stop after N epochs without a new best "
+         "--best-metric; 0: off");
+  // Optimizer
+  option("--optimizer", c.optimizer, "sgd, adam, adamw or rmsprop")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}));
+  option("--lr", c.lr, "Peak learning rate (after warmup)");
+  option("--momentum", c.momentum, "Momentum of SGD and RMSprop, 0 to disable");
+  cmd->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
+  option("--beta1", c.beta1, "Adam/AdamW first-moment decay");
+  option("--beta2", c.beta2, "Adam/AdamW second-moment decay");
+  option("--alpha", c.alpha, "RMSprop smoothing constant");
+  option("--eps", c.eps, "Adam/AdamW/RMSprop denominator epsilon");
+  option("--weight-decay", c.weight_decay, "Weight decay (L2 for sgd/adam/rmsprop, decoupled for adamw)");
+  cmd->add_flag("--wd-skip-norm-bias", c.wd_skip_norm_bias,
+                "No weight decay on biases and normalization parameters (every 1-D parameter)");
+  option("--label-smoothing", c.label_smoothing, "Label smoothing of the cross-entropy, in [0, 1)");
+  option("--clip-grad-norm", c.clip_grad_norm, "Clip the gradients' total L2 norm to this; 0: off");
+  // Schedule
+  option("--schedule", c.schedule,
+         "Learning-rate schedule: constant, step (x gamma every --step-size epochs), multistep "
+         "(x gamma at --milestones), cosine (per step down to --min-lr), plateau (x gamma when "
+         "--best-metric stalls for --plateau-patience epochs), onecycle (lr/25 up to lr over "
+         "--onecycle-pct of the steps, then down to lr/25e4)")
+      ->check(CLI::IsMember({"constant", "step", "multistep", "cosine", "plateau", "onecycle"}));
+  option("--warmup-epochs", c.warmup_epochs,
+         "Linear warmup from lr x --warmup-factor over this many epochs (fractions allowed); the "
+         "schedule starts after it");
+  option("--warmup-factor", c.warmup_factor, "Warmup's starting fraction of --lr");
+  option("--min-lr", c.min_lr, "Floor of cosine and plateau");
+  option("--step-size", c.step_size, "step: epochs between decays");
+  cmd->add_option("--milestones", c.milestones, "multistep: epochs at which lr is multiplied by "
+                  "gamma, comma-separated (e.g. 30,60,80)")
+      ->delimiter(',')
+      ->expected(1);
+  option("--gamma", c.gamma, "Decay factor of step, multistep and plateau");
+  option("--plateau-patience", c.plateau_patience, "plateau: epochs without improvement before a decay");
+  option("--onecycle-pct", c.onecycle_pct, "onecycle: share of the steps spent rising");
+  // Numerics and devices
+  option("--precision", c.precision,
+         "fp32, bf16 (autocast on CPU or CUDA) or fp16 (autocast with loss scaling, CUDA only)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  cmd->add_flag("--channels-last", c.channels_last, "Channels-last memory layout for weights and inputs");
+  option("--device", c.device, "cpu, cuda or cuda:N (CUDA builds of zoo)");
+  option("--threads", c.threads,
+         "LibTorch intra-op threads; 0: one per available core. 1 is the default: robust when "
+         "other work shares the cores (docs/BENCHMARKS.md)");
+  option("--workers", c.workers, "Data loader threads (0: load in the training thread)");
+  option("--seed", c.seed, "Seed of initialisation, shuffling and augmentation");
+  cmd->add_flag("--deterministic", c.deterministic,
+                "Deterministic algorithms only (an op without one is an error); with it a resumed "
+                "run ends bit-identical to an uninterrupted one");
+  // Outputs
+  option("--best-metric", c.best_metric, "What picks best.pt (and drives plateau and --patience): "
+         "val_top1, val_top5 or val_loss")
+      ->check(CLI::IsMember({"val_top1", "val_top5", "val_loss"}));
+  option("--save-every", c.save_every, "Also write last.pt every N optimizer steps; 0: at epoch ends only");
+  option("--log-every", c.log_every, "Optimizer steps per step row in metrics.jsonl/.csv");
   cmd->add_option("--name", c.name, "Run directory name under --runs-dir; default <model>-N");
-  cmd->add_option("--runs-dir", c.runs_dir, "Where run directories go")->capture_default_str();
+  option("--runs-dir", c.runs_dir, "Where run directories go");
   cmd->add_flag("--quiet", c.quiet, "No progress display (log lines still go to train.log)");
   cmd->add_option("--config", opts->config_file,
                   "JSON file of options (keys as flags with '_'), e.g. a run's config.json; flags "
                   "given here override it");
   auto* resume = cmd->add_option("--resume", opts->resume,
                                  "Continue a run exactly where it stopped: its directory or its "
-                                 "checkpoints/last.pt (--epochs may change the plan)");
-  resume->excludes("--config")->excludes("--name")->excludes("--data");
+                                 "checkpoints/last.pt (--epochs, --max-steps, --patience may change "
+                                 "the plan)");
+  resume->excludes("--config");
   cmd->callback([opts, cmd] { run_train(*opts, *cmd); });
 }
 

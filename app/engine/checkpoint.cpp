@@ -6,7 +6,9 @@
 #include "models/atomic_file.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/core/Dict.h>
+#include <torch/cuda.h>
 #include <torch/serialize/output-archive.h>
 
 #include <filesystem>
@@ -17,6 +19,11 @@ namespace zoo {
 namespace {
 
 constexpr const char* kFormatName = "zoo-checkpoint";
+
+at::Generator cuda_generator(size_t index) {
+  return at::globalContext().defaultGenerator(
+      at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index)));
+}
 
 std::string hint() { return "HINT: pass a checkpoint written by zoo (runs/<name>/checkpoints/*.pt)"; }
 
@@ -40,20 +47,27 @@ void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDi
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     archive.write("rng_cpu", gen.get_state(), /*is_buffer=*/true);
+    for (size_t i = 0; torch::cuda::is_available() && i < torch::cuda::device_count(); ++i) {
+      auto cuda = cuda_generator(i);
+      std::lock_guard<std::mutex> cuda_lock(cuda.mutex());
+      archive.write("rng_cuda_" + std::to_string(i), cuda.get_state(), /*is_buffer=*/true);
+    }
   }
-  // A write error is caught inside the callback (never thrown through LibTorch's zip writer),
-  // reported as a short write, and rethrown here; the AtomicFile then removes its temporary.
+  // A write error is caught inside the callback and the rest of the archive is swallowed:
+  // LibTorch's zip writer must not see a short write, or it throws again from its destructor
+  // (std::terminate). The error is rethrown here; the AtomicFile then removes its temporary.
   AtomicFile file(path);
   std::exception_ptr write_error;
   try {
     archive.save_to([&](const void* data, size_t size) -> size_t {
-      try {
-        file.write(data, size);
-        return size;
-      } catch (...) {
-        write_error = std::current_exception();
-        return 0;
+      if (!write_error) {
+        try {
+          file.write(data, size);
+        } catch (...) {
+          write_error = std::current_exception();
+        }
       }
+      return size;
     });
   } catch (const c10::Error& e) {
     if (write_error) std::rethrow_exception(write_error);
@@ -63,7 +77,7 @@ void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDi
   file.commit();
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+Checkpoint load_checkpoint(const std::string& path, torch::Device device) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw missing_error("checkpoint not found: " + path + "; " + hint());
@@ -102,10 +116,36 @@ Checkpoint load_checkpoint(const std::string& path) {
     ckpt.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
   }
   torch::serialize::InputArchive opt;
-  if (archive.try_read("optimizer", opt)) ckpt.optimizer = std::move(opt);
+  if (archive.try_read("optimizer", opt)) {
+    if (!device.is_cpu()) {  // optimizer state belongs beside the parameters
+      torch::serialize::InputArchive on_device;
+      on_device.load_from(path, device);
+      on_device.read("optimizer", opt);
+    }
+    ckpt.optimizer = std::move(opt);
+  }
   torch::Tensor rng;
   if (archive.try_read("rng_cpu", rng, /*is_buffer=*/true)) ckpt.rng_cpu = rng;
+  for (size_t i = 0;; ++i) {
+    torch::Tensor state;
+    if (!archive.try_read("rng_cuda_" + std::to_string(i), state, /*is_buffer=*/true)) break;
+    ckpt.rng_cuda.push_back(state);
+  }
   return ckpt;
+}
+
+void restore_rng_states(const Checkpoint& ckpt) {
+  if (ckpt.rng_cpu.defined()) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(ckpt.rng_cpu);
+  }
+  const size_t devices = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  for (size_t i = 0; i < ckpt.rng_cuda.size() && i < devices; ++i) {
+    auto gen = cuda_generator(i);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(ckpt.rng_cuda[i]);
+  }
 }
 
 }  // namespace zoo

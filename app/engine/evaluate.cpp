@@ -25,7 +25,8 @@ std::vector<double> EvalResult::per_class_accuracy() const {
   return acc;
 }
 
-EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes) {
+EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
+                    const EvalSettings& settings) {
   const auto start = std::chrono::steady_clock::now();
   EvalResult r;
   r.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
@@ -35,9 +36,18 @@ EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes) 
   double loss_sum = 0.0;
   int64_t correct1 = 0, correct5 = 0;
   loader.start_epoch(0);
-  while (auto batch = loader.next()) {
+  for (int64_t b = 0; settings.limit_batches <= 0 || b < settings.limit_batches; ++b) {
+    auto batch = loader.next();
+    if (!batch) break;
     if (batch->target.numel() == 0) continue;
-    auto logits = model.forward(batch->input);
+    auto input = batch->input.to(settings.device);
+    if (settings.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+    torch::Tensor logits;
+    {
+      AutocastGuard autocast(settings.precision, settings.device);
+      logits = model.forward(input);
+    }
+    logits = logits.to(torch::kCPU, torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch->target,
                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

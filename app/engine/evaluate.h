@@ -2,6 +2,7 @@
 // counts and the confusion matrix. Shared by per-epoch validation and `zoo eval`.
 #pragma once
 
+#include "app/engine/precision.h"
 #include "data/loader.h"
 #include "models/classifier.h"
 
@@ -24,7 +25,17 @@ struct EvalResult {
   std::vector<double> per_class_accuracy() const;
 };
 
-// Runs the whole epoch 0 of `loader` (which should not shuffle) in eval mode, no grad.
-EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes);
+// Where and how evaluation runs; the defaults suit `zoo eval` on a CPU.
+struct EvalSettings {
+  torch::Device device = torch::kCPU;
+  Precision precision = Precision::kFp32;
+  bool channels_last = false;
+  int64_t limit_batches = 0;  // 0: the whole split
+};
+
+// Runs epoch 0 of `loader` (which should not shuffle) in eval mode, no grad: the whole split,
+// or its first settings.limit_batches batches.
+EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
+                    const EvalSettings& settings = {});
 
 }  // namespace zoo

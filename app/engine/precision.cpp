@@ -88,6 +88,37 @@ AutocastGuard::~AutocastGuard() {
   }
 }
 
+bool LossScaler::unscale(const std::vector<torch::Tensor>& params) const {
+  if (!enabled_) return true;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> finite;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    p.grad().mul_(1.0 / scale_);
+    finite.push_back(p.grad().isfinite().all());
+  }
+  return finite.empty() || torch::stack(finite).all().item<bool>();
+}
+
+void LossScaler::update(bool finite) {
+  if (!enabled_) return;
+  constexpr int64_t kGrowthInterval = 2000;
+  if (!finite) {
+    scale_ *= 0.5;
+    good_steps_ = 0;
+  } else if (++good_steps_ == kGrowthInterval) {
+    scale_ *= 2.0;
+    good_steps_ = 0;
+  }
+}
+
+nlohmann::json LossScaler::state() const { return {{"scale", scale_}, {"good_steps", good_steps_}}; }
+
+void LossScaler::load_state(const nlohmann::json& j) {
+  scale_ = j.value("scale", scale_);
+  good_steps_ = j.value("good_steps", int64_t{0});
+}
+
 void to_channels_last(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& p : module.parameters()) {

@@ -4,10 +4,12 @@
 // autocast only lowers to bf16) and pure-bf16 weights (autocast keeps fp32 masters).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <string>
+#include <vector>
 
 namespace zoo {
 
@@ -34,6 +36,28 @@ class AutocastGuard {
   bool cuda_ = false;
   bool was_enabled_ = false;
   at::ScalarType was_dtype_ = at::kFloat;
+};
+
+// Dynamic loss scaling for fp16 training (what PyTorch's GradScaler does): the loss is
+// multiplied by the scale before backward; unscale() divides the gradients back and says
+// whether they are all finite. A step with an overflow is skipped and the scale halved; after
+// 2000 good steps in a row it doubles. Disabled (scale 1, never skips) unless fp16.
+class LossScaler {
+ public:
+  explicit LossScaler(bool enabled) : enabled_(enabled), scale_(enabled ? 65536.0 : 1.0) {}
+  bool enabled() const { return enabled_; }
+  double scale() const { return scale_; }
+  // Divides every gradient by the scale; false when any gradient holds an Inf or a NaN.
+  bool unscale(const std::vector<torch::Tensor>& params) const;
+  // After a step: `finite` is what unscale() returned.
+  void update(bool finite);
+  nlohmann::json state() const;
+  void load_state(const nlohmann::json& j);
+
+ private:
+  bool enabled_;
+  double scale_;
+  int64_t good_steps_ = 0;
 };
 
 // Converts the module's 4-D parameters and buffers to channels-last in place.

@@ -75,11 +75,74 @@ void RunDir::write_labels(const std::vector<std::string>& class_names) const {
   write_text(dir_ / "labels.txt", text);
 }
 
-void RunDir::append_metrics(const nlohmann::json& row) const {
-  std::ofstream out(dir_ / "metrics.jsonl", std::ios::app);
-  out << row.dump() << "\n";
+namespace {
+
+// One CSV line of `row` in kMetricsColumns order; epoch rows give their train_loss/train_top1
+// as loss/accuracy. Numbers keep full precision; absent values are empty fields.
+std::string csv_line(const nlohmann::json& row) {
+  std::string line;
+  for (const char* column : kMetricsColumns) {
+    if (column != kMetricsColumns[0]) line += ',';
+    std::string key = column;
+    if (!row.contains(key) && key == "loss") key = "train_loss";
+    if (!row.contains(key) && key == "accuracy") key = "train_top1";
+    if (!row.contains(key) || row[key].is_null()) continue;
+    const auto& v = row[key];
+    line += v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return line + "\n";
+}
+
+std::string csv_header() {
+  std::string line;
+  for (const char* column : kMetricsColumns) line += std::string(line.empty() ? "" : ",") + column;
+  return line + "\n";
+}
+
+void append_line(const fs::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::app);
+  out << text;
   out.flush();
-  if (!out) throw io_error("cannot append to " + (dir_ / "metrics.jsonl").string());
+  if (!out) {
+    throw io_error("cannot append to " + file.string() + "; HINT: check free space and "
+                   "permissions of the run directory");
+  }
+}
+
+}  // namespace
+
+void RunDir::append_metrics(const nlohmann::json& row) const {
+  std::error_code ec;
+  const bool new_csv = !fs::exists(metrics_csv(), ec);
+  append_line(metrics_jsonl(), row.dump() + "\n");
+  append_line(metrics_csv(), (new_csv ? csv_header() : "") + csv_line(row));
+}
+
+std::vector<nlohmann::json> RunDir::read_metrics() const {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(metrics_jsonl());
+  for (std::string line; std::getline(in, line);) {
+    auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_object()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void RunDir::truncate_metrics(int64_t step) const {
+  std::string jsonl, csv = csv_header();
+  bool dropped = false;
+  for (const auto& row : read_metrics()) {
+    if (row.value("step", int64_t{0}) > step) {
+      dropped = true;
+      continue;
+    }
+    jsonl += row.dump() + "\n";
+    csv += csv_line(row);
+  }
+  std::error_code ec;
+  if (!dropped && fs::exists(metrics_csv(), ec)) return;
+  write_text(metrics_jsonl(), jsonl);
+  write_text(metrics_csv(), csv);
 }
 
 void RunDir::attach_log() const {

@@ -1,0 +1,116 @@
+// TrainConfig's JSON form and validation; see train_config.h.
+#include "app/engine/train_config.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include <sched.h>
+
+namespace zoo {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    TrainConfig, model, data, input_size, aux_logits, epochs, batch_size, accumulate, max_steps,
+    limit_batches, limit_val_batches, patience, optimizer, lr, momentum, nesterov, beta1, beta2,
+    alpha, eps, weight_decay, wd_skip_norm_bias, label_smoothing, clip_grad_norm, schedule,
+    warmup_epochs, warmup_factor, min_lr, step_size, milestones, gamma, plateau_patience,
+    onecycle_pct, precision, channels_last, device, threads, workers, seed, deterministic,
+    best_metric, save_every, log_every, name, runs_dir, quiet)
+
+nlohmann::json to_json(const TrainConfig& c) { return nlohmann::json(c); }
+
+TrainConfig train_config_from_json(const nlohmann::json& j) { return j.get<TrainConfig>(); }
+
+namespace {
+
+std::string str(double v) {
+  std::string s = std::to_string(v);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+bool one_of(const std::string& v, std::initializer_list<const char*> choices) {
+  return std::any_of(choices.begin(), choices.end(), [&](const char* c) { return v == c; });
+}
+
+}  // namespace
+
+bool higher_is_better(const std::string& metric) { return metric != "val_loss"; }
+
+void validate(const TrainConfig& c) {
+  auto require = [](bool ok, const std::string& what) {
+    if (!ok) throw usage_error(what);
+  };
+  auto positive = [&](int64_t v, const char* flag) {
+    require(v > 0, std::string(flag) + " must be positive, got " + std::to_string(v));
+  };
+  auto non_negative = [&](double v, const char* flag) {
+    require(v >= 0 && std::isfinite(v), std::string(flag) + " must be 0 or more, got " + str(v));
+  };
+  positive(c.epochs, "--epochs");
+  positive(c.batch_size, "--batch-size");
+  positive(c.accumulate, "--accumulate");
+  positive(c.log_every, "--log-every");
+  positive(c.step_size, "--step-size");
+  positive(c.plateau_patience, "--plateau-patience");
+  for (auto [v, flag] : {std::pair{double(c.max_steps), "--max-steps"},
+                         {double(c.limit_batches), "--limit-batches"},
+                         {double(c.limit_val_batches), "--limit-val-batches"},
+                         {double(c.patience), "--patience"},
+                         {double(c.save_every), "--save-every"},
+                         {c.weight_decay, "--weight-decay"},
+                         {c.clip_grad_norm, "--clip-grad-norm"},
+                         {c.warmup_epochs, "--warmup-epochs"},
+                         {c.min_lr, "--min-lr"},
+                         {double(c.threads), "--threads"},
+                         {double(c.workers), "--workers"},
+                         {double(c.input_size), "--input-size"}}) {
+    non_negative(v, flag);
+  }
+  require(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number, got " + str(c.lr));
+  require(c.min_lr < c.lr, "--min-lr must be below --lr, got " + str(c.min_lr));
+  require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got " + str(c.momentum));
+  require(!c.nesterov || (c.optimizer == "sgd" && c.momentum > 0),
+          "--nesterov needs --optimizer sgd and a positive --momentum");
+  require(c.beta1 >= 0 && c.beta1 < 1, "--beta1 must be in [0, 1), got " + str(c.beta1));
+  require(c.beta2 >= 0 && c.beta2 < 1, "--beta2 must be in [0, 1), got " + str(c.beta2));
+  require(c.alpha >= 0 && c.alpha < 1, "--alpha must be in [0, 1), got " + str(c.alpha));
+  require(c.eps > 0, "--eps must be positive, got " + str(c.eps));
+  require(c.label_smoothing >= 0 && c.label_smoothing < 1,
+          "--label-smoothing must be in [0, 1), got " + str(c.label_smoothing));
+  require(c.warmup_factor > 0 && c.warmup_factor <= 1,
+          "--warmup-factor must be in (0, 1], got " + str(c.warmup_factor));
+  require(c.gamma > 0 && c.gamma <= 1, "--gamma must be in (0, 1], got " + str(c.gamma));
+  require(c.onecycle_pct > 0 && c.onecycle_pct < 1,
+          "--onecycle-pct must be in (0, 1), got " + str(c.onecycle_pct));
+  require(one_of(c.optimizer, {"sgd", "adam", "adamw", "rmsprop"}),
+          "--optimizer must be sgd, adam, adamw or rmsprop, got '" + c.optimizer + "'");
+  require(one_of(c.schedule, {"constant", "step", "multistep", "cosine", "plateau", "onecycle"}),
+          "--schedule must be constant, step, multistep, cosine, plateau or onecycle, got '" +
+              c.schedule + "'");
+  require(c.schedule != "multistep" || !c.milestones.empty(),
+          "--schedule multistep needs --milestones (epochs, e.g. --milestones 30 60 80)");
+  for (size_t i = 0; i < c.milestones.size(); ++i) {
+    require(c.milestones[i] > 0 && (i == 0 || c.milestones[i] > c.milestones[i - 1]),
+            "--milestones must be positive and increasing, got " + std::to_string(c.milestones[i]));
+  }
+  require(c.schedule != "onecycle" || c.warmup_epochs == 0,
+          "--schedule onecycle has its own warm-up phase; HINT: drop --warmup-epochs, use "
+          "--onecycle-pct");
+  require(one_of(c.precision, {"fp32", "bf16", "fp16"}),
+          "--precision must be fp32, bf16 or fp16, got '" + c.precision + "'");
+  require(one_of(c.best_metric, {"val_top1", "val_top5", "val_loss"}),
+          "--best-metric must be val_top1, val_top5 or val_loss, got '" + c.best_metric + "'");
+}
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace zoo

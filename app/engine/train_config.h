@@ -1,0 +1,81 @@
+// TrainConfig: every option of `zoo train`, with its default, its validation and its JSON
+// form. Serialised whole to config.json and into each checkpoint, so that a run can be resumed
+// and reproduced; `--config file.json` reads the same form back.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zoo {
+
+struct TrainConfig {
+  // What to train on
+  std::string model = "lenet5";
+  std::string data;                  // empty: the model's default dataset
+  int64_t input_size = 0;            // 0: the model's default
+  bool aux_logits = false;           // build auxiliary heads (GoogLeNet) and train them too
+  // How long
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  int64_t accumulate = 1;            // batches per optimizer step (gradient accumulation)
+  int64_t max_steps = 0;             // 0: no limit; else stop after this many optimizer steps
+  int64_t limit_batches = 0;         // 0: all; else training batches per epoch
+  int64_t limit_val_batches = 0;     // 0: all; else validation batches per epoch
+  int64_t patience = 0;              // 0: off; else stop after this many epochs without a new best
+  // Optimizer
+  std::string optimizer = "sgd";     // sgd | adam | adamw | rmsprop
+  double lr = 0.02;
+  double momentum = 0.9;             // SGD and RMSprop momentum
+  bool nesterov = false;             // SGD
+  double beta1 = 0.9;                // Adam/AdamW
+  double beta2 = 0.999;              // Adam/AdamW
+  double alpha = 0.99;               // RMSprop smoothing constant
+  double eps = 1e-8;                 // Adam/AdamW/RMSprop
+  double weight_decay = 5e-4;
+  bool wd_skip_norm_bias = false;    // no weight decay on biases and norm parameters (1-D)
+  double label_smoothing = 0.0;
+  double clip_grad_norm = 0.0;       // 0: off
+  // Learning-rate schedule
+  std::string schedule = "cosine";   // constant | step | multistep | cosine | plateau | onecycle
+  double warmup_epochs = 0.0;        // linear warmup (may be fractional)
+  double warmup_factor = 0.01;       // warmup starts at lr * warmup_factor
+  double min_lr = 0.0;               // cosine floor, plateau floor
+  int64_t step_size = 30;            // step: epochs between decays
+  std::vector<int64_t> milestones;   // multistep: epochs at which to decay
+  double gamma = 0.1;                // step/multistep/plateau decay factor
+  int64_t plateau_patience = 5;      // plateau: epochs without improvement before a decay
+  double onecycle_pct = 0.3;         // onecycle: share of steps spent rising
+  // Numerics and devices
+  std::string precision = "fp32";    // fp32 | bf16 | fp16 (CUDA)
+  bool channels_last = false;
+  std::string device = "cpu";        // cpu | cuda | cuda:N
+  int threads = 1;                   // LibTorch intra-op threads; 0: one per available core
+  int workers = 2;                   // loader threads (measured: docs/BENCHMARKS.md)
+  uint64_t seed = 42;
+  bool deterministic = false;
+  // Outputs
+  std::string best_metric = "val_top1";  // val_top1 | val_top5 | val_loss
+  int64_t save_every = 0;            // 0: last.pt at epoch ends only; else also every N steps
+  int64_t log_every = 1;             // optimizer steps between step rows in metrics.*
+  std::string name;                  // run directory name; empty: <model>-N
+  std::string runs_dir = "runs";
+  bool quiet = false;
+};
+
+nlohmann::json to_json(const TrainConfig& c);
+// Missing keys keep their defaults (configs of older runs still load).
+TrainConfig train_config_from_json(const nlohmann::json& j);
+
+// Throws usage_error naming the flag when a value is out of range or options conflict.
+void validate(const TrainConfig& c);
+
+// Whether a larger value of `metric` (val_top1, val_loss, ...) is better.
+bool higher_is_better(const std::string& metric);
+
+// The number of cores this process may run on (sched_getaffinity), at least 1.
+int available_cores();
+
+}  // namespace zoo
