@@ -67,7 +67,7 @@ TEST_F(TrainerTest, LearnsAndWritesRunDirectory) {
                         "checkpoints/last.pt", "checkpoints/best.pt"}) {
     EXPECT_TRUE(fs::is_regular_file(run / f)) << f;
   }
-  for (const char* f : {"metrics.csv"}) EXPECT_TRUE(fs::is_regular_file(run / f)) << f;
+  for (const char* f : {"metrics.csv", "curves.png"}) EXPECT_TRUE(fs::is_regular_file(run / f)) << f;
   std::ifstream metrics(run / "metrics.jsonl");
   int epoch_rows = 0, step_rows = 0;
   int64_t last_step = 0;
@@ -251,6 +251,7 @@ TEST_F(TrainerTest, MaxStepsStopsMidEpochAndResumesExactly) {
   full.limit_batches = 5;
   full.max_steps = 10;
   full.schedule = "constant";
+  full.deterministic = true;
   TrainSummary a = train(full);
   EXPECT_EQ(a.steps_done, 10);
   EXPECT_EQ(a.epochs_done, 2);

@@ -25,6 +25,53 @@ std::vector<double> EvalResult::per_class_accuracy() const {
   return acc;
 }
 
+int64_t EvalResult::predicted_count(size_t c) const {
+  int64_t total = 0;
+  for (const auto& row : confusion) total += row.at(c);
+  return total;
+}
+
+std::vector<double> EvalResult::per_class_precision() const {
+  std::vector<double> out;
+  for (size_t c = 0; c < confusion.size(); ++c) {
+    const int64_t predicted = predicted_count(c);
+    out.push_back(predicted ? double(confusion[c][c]) / double(predicted) : 0.0);
+  }
+  return out;
+}
+
+std::vector<double> EvalResult::per_class_recall() const { return per_class_accuracy(); }
+
+std::vector<double> EvalResult::per_class_f1() const {
+  const auto precision = per_class_precision(), recall = per_class_recall();
+  std::vector<double> out;
+  for (size_t c = 0; c < precision.size(); ++c) {
+    const double sum = precision[c] + recall[c];
+    out.push_back(sum > 0 ? 2.0 * precision[c] * recall[c] / sum : 0.0);
+  }
+  return out;
+}
+
+namespace {
+
+// The mean of `values` over the classes with a sample or a prediction; 0 when there is none.
+double macro_mean(const EvalResult& r, const std::vector<double>& values) {
+  double sum = 0.0;
+  int64_t classes = 0;
+  for (size_t c = 0; c < values.size(); ++c) {
+    if (r.class_count(c) == 0 && r.predicted_count(c) == 0) continue;
+    sum += values[c];
+    ++classes;
+  }
+  return classes ? sum / double(classes) : 0.0;
+}
+
+}  // namespace
+
+double EvalResult::macro_precision() const { return macro_mean(*this, per_class_precision()); }
+double EvalResult::macro_recall() const { return macro_mean(*this, per_class_recall()); }
+double EvalResult::macro_f1() const { return macro_mean(*this, per_class_f1()); }
+
 EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
                     const EvalSettings& settings) {
   const auto start = std::chrono::steady_clock::now();

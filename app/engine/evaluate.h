@@ -21,8 +21,22 @@ struct EvalResult {
   double seconds = 0.0;
   // Samples whose true class is c.
   int64_t class_count(size_t c) const;
+  // Samples predicted as class c.
+  int64_t predicted_count(size_t c) const;
   // Per class: correct / total of that true class (NaN-free: 0 when the class has no sample).
+  // This is also the class's recall.
   std::vector<double> per_class_accuracy() const;
+  // Per class, NaN-free like scikit-learn's zero_division=0: precision = correct / predicted
+  // as c (0 when nothing was predicted c), recall = correct / true c, F1 their harmonic mean
+  // (0 when both are 0).
+  std::vector<double> per_class_precision() const;
+  std::vector<double> per_class_recall() const;
+  std::vector<double> per_class_f1() const;
+  // Unweighted means over the classes that occur (have a sample or a prediction), as
+  // scikit-learn's average='macro' does with its default labels.
+  double macro_precision() const;
+  double macro_recall() const;
+  double macro_f1() const;
 };
 
 // Where and how evaluation runs; the defaults suit `zoo eval` on a CPU.

@@ -34,6 +34,7 @@ class RunDir {
   void write_labels(const std::vector<std::string>& class_names) const;
   std::filesystem::path metrics_jsonl() const { return dir_ / "metrics.jsonl"; }
   std::filesystem::path metrics_csv() const { return dir_ / "metrics.csv"; }
+  std::filesystem::path curves_png() const { return dir_ / "curves.png"; }
 
   // Appends one row to metrics.jsonl (the object as it is) and to metrics.csv (the columns of
   // kMetricsColumns; the CSV gets its header when it is new).

@@ -6,6 +6,7 @@
 #include "app/engine/evaluate.h"
 #include "app/engine/model_io.h"
 #include "app/engine/optim.h"
+#include "app/engine/plots.h"
 #include "app/engine/precision.h"
 #include "app/engine/progress.h"
 #include "app/engine/run_dir.h"
@@ -394,6 +395,7 @@ TrainSummary fit(Run& run) {
       spdlog::warn("epoch {}: skipped {} unreadable samples", pos.epoch + 1, run.train_loader->skipped());
     }
     dir.append_metrics(last_metrics);
+    write_curves_png(dir.curves_png().string(), dir.read_metrics());
     const double metric = last_metrics[c.best_metric].get<double>();
     const bool is_best = !pos.has_best || (higher_is_better(c.best_metric) ? metric > pos.best
                                                                           : metric < pos.best);
