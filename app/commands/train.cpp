@@ -84,8 +84,9 @@ void register_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch (or resume a run)");
   cmd->add_option("model", c.model, "Model to train (see `zoo list`)")->capture_default_str();
   cmd->add_option("--data", c.data,
-                  "Dataset name (fashion-mnist, mnist) or path; default: the model's own "
-                  "(fashion-mnist for lenet5)");
+                  "Dataset name (imagenet, cifar10, cifar100, cifar100-coarse, mnist, "
+                  "fashion-mnist under $ZOO_DATA; shapes, generated) or a folder (ImageFolder, "
+                  "CIFAR batches, idx files); default: the model's own (fashion-mnist for lenet5)");
   cmd->add_option("--epochs", c.epochs, "Number of passes over the training set")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "Samples per optimizer step")->capture_default_str();
   cmd->add_option("--lr", c.lr, "Learning rate of SGD")->capture_default_str();
@@ -100,10 +101,25 @@ void register_train(CLI::App& app) {
                   "LibTorch intra-op threads; 0: one per available core. 1 is the default: "
                   "robust when other work shares the cores (docs/BENCHMARKS.md)")
       ->capture_default_str();
-  cmd->add_option("--workers", c.workers, "Data loader threads (0: load in the training thread)")
+  cmd->add_option("--workers", c.workers,
+                  "Data loader threads (0: load in the training thread); 2 measured best on 2 "
+                  "cores (docs/BENCHMARKS.md)")
       ->capture_default_str();
-  cmd->add_option("--input-size", c.input_size, "Input height/width; 0: the model's default")
+  cmd->add_option("--input-size", c.input_size,
+                  "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64), else "
+                  "the model's default")
       ->capture_default_str();
+  cmd->add_option("--augment", c.augment,
+                  "Training augmentation: none (evaluation transform), standard (ImageFolder: "
+                  "RandomResizedCrop + flip; CIFAR/shapes: pad-4 random crop + flip), strong "
+                  "(standard + ColorJitter 0.4/0.4/0.4/0.1)")
+      ->check(CLI::IsMember({"none", "standard", "strong"}))
+      ->capture_default_str();
+  cmd->add_option("--val-split", c.val_split,
+                  "Fraction of each class held out for validation when an ImageFolder has no "
+                  "val/ or test/ folder (seeded by --seed)")
+      ->capture_default_str();
+  cmd->add_flag("--drop-last", c.drop_last, "Drop the last incomplete training batch of each epoch");
   cmd->add_flag("--aux-logits", c.aux_logits,
                 "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
   cmd->add_option("--name", c.name, "Run directory name under --runs-dir; default <model>-N");

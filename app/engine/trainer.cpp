@@ -9,6 +9,7 @@
 #include "app/engine/signals.h"
 #include "common/error.h"
 #include "data/datasets.h"
+#include "data/transforms.h"
 #include "models/registry.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -31,8 +32,8 @@ namespace fs = std::filesystem;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, model, data, epochs, batch_size, lr,
                                                 momentum, weight_decay, schedule, seed, threads,
-                                                workers, input_size, aux_logits, name, runs_dir,
-                                                quiet)
+                                                workers, input_size, augment, val_split, drop_last,
+                                                aux_logits, name, runs_dir, quiet)
 
 nlohmann::json to_json(const TrainConfig& c) { return nlohmann::json(c); }
 
@@ -50,6 +51,8 @@ void validate(const TrainConfig& c) {
   require(c.threads >= 0, "--threads must be 0 (one per core) or more, got " + std::to_string(c.threads));
   require(c.workers >= 0, "--workers must be 0 or more, got " + std::to_string(c.workers));
   require(c.input_size >= 0, "--input-size must be positive, got " + std::to_string(c.input_size));
+  require(c.val_split > 0 && c.val_split < 1, "--val-split must be in (0, 1), got " + std::to_string(c.val_split));
+  parse_augment(c.augment);
   require(c.schedule == "constant" || c.schedule == "cosine",
           "--schedule must be constant or cosine, got '" + c.schedule + "'");
 }
@@ -188,8 +191,12 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
   at::set_num_threads(config.threads > 0 ? config.threads : available_cores());
   torch::manual_seed(config.seed);
 
-  run.spec = default_sample_spec(*run.info, config.input_size);
-  run.data = open_dataset(run.config.data, run.spec);
+  DataOptions data_options = data_options_for(*run.info, config.input_size);
+  data_options.augment = config.augment;
+  data_options.val_split = config.val_split;
+  data_options.seed = config.seed;
+  run.data = open_dataset(run.config.data, data_options);
+  run.spec = run.data.train->spec();  // the dataset's native size when --input-size is 0
   run.model_options.num_classes = static_cast<int64_t>(run.data.class_names.size());
   run.model_options.input_size = run.spec.height;
   run.model_options.in_channels = run.spec.channels;
@@ -204,9 +211,11 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
   train_opts.batch_size = config.batch_size;
   train_opts.workers = config.workers;
   train_opts.seed = config.seed;
+  train_opts.drop_last = config.drop_last;
   run.train_loader = std::make_unique<Loader>(run.data.train, train_opts);
   LoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
+  val_opts.drop_last = false;
   val_opts.batch_size = std::max<int64_t>(config.batch_size, 256);
   run.val_loader = std::make_unique<Loader>(run.data.val, val_opts);
 
