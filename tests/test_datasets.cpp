@@ -361,7 +361,7 @@ TEST(Names, NotFoundSaysWhereAndWhatLayout) {
 }
 
 TEST(Shapes, GeneratedLazilyAndDeterministic) {
-  DataOptions o = options_for(224);
+  DataOptions o = options_for(224, "standard");
   DataSplits s = open_dataset("shapes", o);
   EXPECT_EQ(s.native_size, 64);
   EXPECT_EQ(s.train->spec().height, 64);  // the native size, not the model's 224
