@@ -36,6 +36,11 @@ class Dataset {
   virtual const SampleSpec& spec() const = 0;
   // Where a sample comes from, for warnings ("train-images-idx3-ubyte.gz[512]", a file path).
   virtual std::string describe(size_t index) const = 0;
+  // The stored image's height and width before any transform (decoding it if it must, for
+  // `zoo data inspect`); throws zoo::Error like load() when it cannot be read.
+  virtual std::array<int64_t, 2> source_size(size_t /*index*/) const {
+    return {spec().height, spec().width};
+  }
 };
 
 // A dataset and its context: splits share class names.
@@ -46,6 +51,10 @@ struct DataSplits {
   std::string name;      // "fashion-mnist", or the path given
   std::string location;  // the directory the files were read from
   std::string val_name;  // "test" or "val"
+  // The size the format's images have when they all share one (32 for CIFAR, 64 for shapes);
+  // 0 when they vary (ImageFolder) or the model's own size is the better default (MNIST into
+  // LeNet's 32 x 32). The samples are this size unless --input-size says otherwise.
+  int64_t native_size = 0;
 };
 
 }  // namespace zoo

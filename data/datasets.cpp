@@ -3,8 +3,10 @@
 
 #include "common/error.h"
 #include "data/class_names.h"
+#include "data/formats.h"
 #include "data/idx.h"
 #include "data/tensor_dataset.h"
+#include "data/transforms.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -32,19 +34,9 @@ bool has_idx_layout(const fs::path& dir) {
   return !find_idx(dir, kIdxFiles[0]).empty() || !find_idx(dir, kIdxFiles[2]).empty();
 }
 
-std::vector<std::string> read_lines(const fs::path& file) {
-  std::vector<std::string> lines;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 std::shared_ptr<const Dataset> open_idx_split(const fs::path& dir, const std::string& images,
                                               const std::string& labels, const SampleSpec& sample,
-                                              int64_t num_classes) {
+                                              int64_t num_classes, Augment augment) {
   const std::string image_file = find_idx(dir, images);
   const std::string label_file = find_idx(dir, labels);
   if (image_file.empty() || label_file.empty()) {
@@ -69,10 +61,15 @@ std::shared_ptr<const Dataset> open_idx_split(const fs::path& dir, const std::st
                      ", expected 0.." + std::to_string(num_classes - 1) +
                      "; HINT: the file is corrupt or not an MNIST label file");
   }
-  return std::make_shared<TensorImageDataset>(x, y, sample, fs::path(image_file).filename().string());
+  // Digits and clothes are centred and their classic recipe trains without augmentation; only
+  // --augment strong shifts them (padded random crop, no flip: a flipped digit is another).
+  return std::make_shared<TensorImageDataset>(x, y, sample, fs::path(image_file).filename().string(),
+                                              augment == Augment::kStrong ? augment : Augment::kNone,
+                                              /*flip=*/false);
 }
 
-DataSplits open_idx(const fs::path& dir, const std::string& name, const SampleSpec& sample) {
+DataSplits open_idx(const fs::path& dir, const std::string& name, const DataOptions& options) {
+  const SampleSpec sample = fitted_spec(options, 0);
   DataSplits splits;
   splits.name = name;
   splits.location = dir.string();
@@ -87,8 +84,8 @@ DataSplits open_idx(const fs::path& dir, const std::string& name, const SampleSp
     splits.class_names = fashion ? fashion_mnist_classes() : mnist_classes();
   }
   const auto n = static_cast<int64_t>(splits.class_names.size());
-  splits.train = open_idx_split(dir, kIdxFiles[0], kIdxFiles[1], sample, n);
-  splits.val = open_idx_split(dir, kIdxFiles[2], kIdxFiles[3], sample, n);
+  splits.train = open_idx_split(dir, kIdxFiles[0], kIdxFiles[1], sample, n, parse_augment(options.augment));
+  splits.val = open_idx_split(dir, kIdxFiles[2], kIdxFiles[3], sample, n, Augment::kNone);
   return splits;
 }
 
@@ -101,6 +98,77 @@ std::vector<std::string> fashion_mnist_classes() {
 
 std::vector<std::string> mnist_classes() { return numbered_classes(10); }
 
+std::vector<std::string> read_lines(const fs::path& file) {
+  std::vector<std::string> lines;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+SampleSpec fitted_spec(const DataOptions& options, int64_t native_size) {
+  SampleSpec spec = options.sample;
+  const int64_t size = options.input_size > 0 ? options.input_size : native_size;
+  if (size > 0 && (size != spec.height || size != spec.width)) {
+    spec.height = spec.width = size;
+    spec.resize = 0;  // the model's eval resize was for its own size; formats set their own
+  }
+  return spec;
+}
+
+namespace {
+
+// The named datasets: where each is looked for and what it must look like there.
+struct NamedDataset {
+  const char* name;
+  const char* folder;     // under $ZOO_DATA
+  const char* subfolder;  // the official archive's folder, also accepted inside `folder`
+  const char* layout;     // for the not-found message
+};
+
+constexpr NamedDataset kNamed[] = {
+    {"imagenet", "imagenet", "", "train/CLASS/*.JPEG and val/CLASS/*.JPEG (ImageFolder)"},
+    {"cifar10", "cifar10", "cifar-10-batches-bin",
+     "data_batch_1..5.bin, test_batch.bin, batches.meta.txt (the official cifar-10-batches-bin)"},
+    {"cifar100", "cifar100", "cifar-100-binary",
+     "train.bin, test.bin, fine_label_names.txt, coarse_label_names.txt (the official cifar-100-binary)"},
+    {"cifar100-coarse", "cifar100", "cifar-100-binary",
+     "train.bin, test.bin, coarse_label_names.txt (the official cifar-100-binary)"},
+    {"mnist", "mnist", "",
+     "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
+     "t10k-labels-idx1-ubyte[.gz]"},
+    {"fashion-mnist", "fashion-mnist", "",
+     "the four idx files as for mnist (or Debian's dataset-fashion-mnist package)"},
+};
+
+// Opens `dir` by its layout, or returns false in `found` when it has none zoo knows.
+DataSplits open_by_layout(const fs::path& dir, const std::string& name, const DataOptions& options,
+                          bool coarse, bool& found) {
+  found = true;
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    if (has_idx_layout(dir)) return open_idx(dir, name, options);
+    if (has_cifar100_layout(dir)) return open_cifar100(dir, name, options, coarse);
+    if (has_cifar10_layout(dir)) return open_cifar10(dir, name, options);
+    for (const char* sub : {"cifar-10-batches-bin", "cifar-100-binary"}) {
+      if (fs::is_directory(dir / sub, ec)) return open_by_layout(dir / sub, name, options, coarse, found);
+    }
+    if (has_image_folder_layout(dir)) return open_image_folder(dir, name, options);
+  }
+  found = false;
+  return {};
+}
+
+}  // namespace
+
+std::string known_dataset_names() {
+  std::string names;
+  for (const auto& d : kNamed) names += std::string(d.name) + ", ";
+  return names + "shapes";
+}
+
 std::vector<std::string> dataset_search_dirs(const std::string& name) {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("ZOO_DATA"); env && *env) {
@@ -112,37 +180,48 @@ std::vector<std::string> dataset_search_dirs(const std::string& name) {
   return dirs;
 }
 
-DataSplits open_dataset(const std::string& spec, const SampleSpec& sample) {
+DataSplits open_dataset(const std::string& spec, const DataOptions& options) {
+  parse_augment(options.augment);  // a bad --augment fails before any file is read
+  if (spec == "shapes") return open_shapes(options);
   std::error_code ec;
   const bool is_path = spec.find('/') != std::string::npos || spec.rfind('.', 0) == 0 ||
                        fs::exists(spec, ec);
+  bool found = false;
   if (is_path) {
     const fs::path dir(spec);
     if (!fs::exists(dir, ec)) {
       throw missing_error("dataset path " + spec + " does not exist; HINT: check the path, or "
-                          "give a dataset name (fashion-mnist, mnist)");
+                          "give a dataset name (" + known_dataset_names() + ")");
     }
-    if (fs::is_directory(dir, ec) && has_idx_layout(dir)) return open_idx(dir, spec, sample);
-    throw data_error("dataset path " + spec + " has no layout zoo recognises; HINT: expected an "
+    DataSplits splits = open_by_layout(dir, spec, options, false, found);
+    if (found) return splits;
+    throw data_error("dataset path " + spec + " has no layout zoo recognises; HINT: expected "
+                     "class folders of images (ImageFolder), CIFAR-10/100 binary batches, or an "
                      "MNIST/Fashion-MNIST folder with train-images-idx3-ubyte[.gz], "
                      "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], "
-                     "t10k-labels-idx1-ubyte[.gz]");
+                     "t10k-labels-idx1-ubyte[.gz] (README, \"Data\")");
   }
-  if (spec != "fashion-mnist" && spec != "mnist") {
-    throw usage_error("unknown dataset name '" + spec + "'; known names: fashion-mnist, mnist; "
-                      "HINT: or give a path to a dataset folder");
+  const NamedDataset* named = nullptr;
+  for (const auto& d : kNamed) {
+    if (spec == d.name) named = &d;
+  }
+  if (!named) {
+    throw usage_error("unknown dataset name '" + spec + "'; known names: " + known_dataset_names() +
+                      "; HINT: or give a path to a dataset folder");
   }
   std::string looked;
-  for (const auto& dir : dataset_search_dirs(spec)) {
-    if (fs::is_directory(dir, ec) && has_idx_layout(dir)) return open_idx(dir, spec, sample);
+  for (const auto& dir : dataset_search_dirs(named->folder)) {
+    DataSplits splits = open_by_layout(dir, spec, options, spec == "cifar100-coarse", found);
+    if (found) return splits;
     looked += (looked.empty() ? "" : ", ") + dir;
   }
   std::string get = spec == "fashion-mnist"
                         ? "install Debian's dataset-fashion-mnist package (apt-get install "
                           "dataset-fashion-mnist) or put the four idx files"
-                        : "put the four MNIST idx files (train-images-idx3-ubyte.gz, ...)";
-  throw missing_error("dataset '" + spec + "' not found; looked in: " + looked + "; HINT: " + get +
-                      " in $ZOO_DATA/" + spec);
+                        : std::string("put ") + named->layout;
+  throw missing_error("dataset '" + spec + "' not found; looked in: " + looked + "; it expects " +
+                      named->layout + "; HINT: " + get + " in $ZOO_DATA/" + named->folder +
+                      " ($ZOO_DATA defaults to ~/.zoo/data)");
 }
 
 }  // namespace zoo

@@ -271,5 +271,82 @@ TEST_F(Cli, TrainFlagsAndResumeGuards) {
   EXPECT_EQ(last_row["step"], 6);
 }
 
+// A small ImageFolder: 2 classes of 6 JPEGs + one truncated JPEG, and an empty class.
+void write_small_image_folder(const fs::path& root) {
+  for (const char* c : {"ant", "bee", "wasp"}) fs::create_directories(root / c);
+  for (int i = 0; i < 6; ++i) {
+    for (const char* c : {"ant", "bee"}) {
+      cv::Mat img(60 + 10 * i, 90, CV_8UC3, cv::Scalar(c[0] == 'a' ? 200 : 20, 40 * i, 90));
+      cv::imwrite((root / c / (std::to_string(i) + ".jpg")).string(), img);
+    }
+  }
+  const std::string jpeg = test::read_file((root / "ant/0.jpg").string());
+  test::write_file((root / "bee/cut.jpg").string(), jpeg.substr(0, jpeg.size() / 2));
+}
+
+TEST(DataCli, InspectCountsSizesUnreadableAndGrid) {
+  TempDir tmp;
+  write_small_image_folder(tmp.path() / "bugs");
+  auto r = run_zoo("data inspect --data " + tmp / "bugs" + " --json --grid " + tmp / "grid.png");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["classes"], (std::vector<std::string>{"ant", "bee", "wasp"}));
+  ASSERT_EQ(j["splits"].size(), 2u);
+  const auto& train = j["splits"][0];
+  const auto& val = j["splits"][1];
+  EXPECT_EQ(train["samples"].get<int>() + val["samples"].get<int>(), 13);
+  EXPECT_EQ(train["per_class"][0].get<int>() + val["per_class"][0].get<int>(), 6);
+  EXPECT_EQ(train["per_class"][2], 0);
+  EXPECT_EQ(train["unreadable"].size() + val["unreadable"].size(), 1u);
+  EXPECT_EQ(train["height"]["max"].get<int>() <= 110 && train["height"]["min"].get<int>() >= 60, true);
+  cv::Mat grid = cv::imread(tmp / "grid.png");
+  ASSERT_FALSE(grid.empty());
+  EXPECT_GE(grid.cols, 8 * 96);
+  EXPECT_NE(r.err.find("wasp"), std::string::npos) << "an empty class folder is warned about";
+
+  r = run_zoo("data inspect --data " + tmp / "bugs");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("unreadable: "), std::string::npos);
+  EXPECT_NE(r.out.find("cut.jpg"), std::string::npos);
+  EXPECT_NE(r.out.find("ant"), std::string::npos);
+
+  r = run_zoo("data inspect --data cifar10", "ZOO_DATA=" + tmp.path().string());
+  EXPECT_EQ(r.exit_code, 66);
+  EXPECT_NE(r.err.find("looked in: " + tmp / "cifar10"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("data_batch_1"), std::string::npos) << r.err;
+  r = run_zoo("data inspect --data cifar11");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("known names"), std::string::npos);
+  EXPECT_EQ(run_zoo("data inspect").exit_code, 2);
+}
+
+TEST(DataCli, BenchDataPrintsThroughput) {
+  TempDir tmp;
+  write_small_image_folder(tmp.path() / "bugs");
+  auto r = run_zoo("bench --data " + tmp / "bugs" + " --batch-size 2 --workers 2 --epochs 2 --input-size 64 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["images_per_s"].get<double>(), 0.0);
+  EXPECT_EQ(j["input_shape"], (std::vector<int>{3, 64, 64}));
+  EXPECT_GT(j["images"].get<int>(), 0);
+  r = run_zoo("bench --data shapes --model resnet18 --batches 3 --batch-size 8");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("images/s"), std::string::npos);
+  EXPECT_NE(r.out.find("3x64x64"), std::string::npos) << r.out;
+  EXPECT_EQ(run_zoo("bench --data shapes --augment heavy").exit_code, 2);
+  EXPECT_EQ(run_zoo("bench").exit_code, 2);
+}
+
+TEST(DataCli, TrainFlagsAreValidated) {
+  auto r = run_zoo("train --help");
+  ASSERT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--augment", "--val-split", "--drop-last", "--input-size", "--workers"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+  }
+  TempDir tmp;
+  EXPECT_EQ(run_zoo("train resnet18 --data shapes --augment heavy --runs-dir " + tmp / "runs").exit_code, 2);
+  EXPECT_EQ(run_zoo("train resnet18 --data shapes --val-split 1.5 --runs-dir " + tmp / "runs").exit_code, 2);
+}
+
 }  // namespace
 }  // namespace zoo

@@ -78,18 +78,18 @@ TEST(Datasets, OpensIdxFolderWithClassNames) {
   TempDir dir;
   test::write_synthetic_idx(dir.path() / "fashion", 50, 20);
   SampleSpec spec;
-  DataSplits s = open_dataset((dir.path() / "fashion").string(), spec);
+  DataSplits s = open_dataset((dir.path() / "fashion").string(), DataOptions{spec});
   EXPECT_EQ(s.train->size(), 50u);
   EXPECT_EQ(s.val->size(), 20u);
   EXPECT_EQ(s.class_names, fashion_mnist_classes());  // "fashion" in the path
   test::write_synthetic_idx(dir.path() / "digits", 10, 10, 10, /*gz=*/false);
-  EXPECT_EQ(open_dataset((dir.path() / "digits").string(), spec).class_names, mnist_classes());
+  EXPECT_EQ(open_dataset((dir.path() / "digits").string(), DataOptions{spec}).class_names, mnist_classes());
 
   // Samples are normalized floats of the requested shape; 28 -> 32 pads with background.
   spec.height = spec.width = 32;
   spec.mean = {0.5, 0.5, 0.5};
   spec.std = {0.5, 0.5, 0.5};
-  DataSplits padded = open_dataset((dir.path() / "digits").string(), spec);
+  DataSplits padded = open_dataset((dir.path() / "digits").string(), DataOptions{spec});
   std::vector<float> sample(32 * 32);
   padded.train->load(0, sample.data(), 0);
   EXPECT_FLOAT_EQ(sample[0], -1.0f);  // a padded pixel is 0 -> (0 - 0.5) / 0.5
@@ -103,33 +103,33 @@ TEST(Datasets, ErrorsSayWhatAndWhere) {
   TempDir dir;
   SampleSpec spec;
   try {
-    open_dataset("mnist", spec);  // HOME/ZOO_DATA point nowhere useful in this test
+    open_dataset("mnist", DataOptions{spec});  // HOME/ZOO_DATA point nowhere useful in this test
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kMissingInput);
     EXPECT_NE(std::string(e.what()).find("looked in"), std::string::npos);
   }
-  EXPECT_EQ(kind_of([&] { open_dataset((dir.path() / "nope").string(), spec); }),
+  EXPECT_EQ(kind_of([&] { open_dataset((dir.path() / "nope").string(), DataOptions{spec}); }),
             ErrorKind::kMissingInput);
-  EXPECT_EQ(kind_of([&] { open_dataset("imagenet-21k", spec); }), ErrorKind::kUsage);
-  EXPECT_EQ(kind_of([&] { open_dataset(dir.path().string(), spec); }), ErrorKind::kBadData);
+  EXPECT_EQ(kind_of([&] { open_dataset("imagenet-21k", DataOptions{spec}); }), ErrorKind::kUsage);
+  EXPECT_EQ(kind_of([&] { open_dataset(dir.path().string(), DataOptions{spec}); }), ErrorKind::kBadData);
 
   // Labels out of range and image/label count mismatches are caught.
   test::write_synthetic_idx(dir.path() / "d", 20, 10);
   write_idx(dir / "d/train-labels-idx1-ubyte.gz", torch::full({20}, 12, torch::kUInt8));
-  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", spec); }), ErrorKind::kBadData);
+  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", DataOptions{spec}); }), ErrorKind::kBadData);
   write_idx(dir / "d/train-labels-idx1-ubyte.gz", torch::zeros({19}, torch::kUInt8));
-  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", spec); }), ErrorKind::kBadData);
+  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", DataOptions{spec}); }), ErrorKind::kBadData);
   write_idx(dir / "d/train-labels-idx1-ubyte.gz", torch::zeros({20}, torch::kUInt8));
-  EXPECT_NO_THROW(open_dataset(dir / "d", spec));
+  EXPECT_NO_THROW(open_dataset(dir / "d", DataOptions{spec}));
   std::filesystem::remove(dir / "d/t10k-labels-idx1-ubyte.gz");
-  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", spec); }), ErrorKind::kMissingInput);
+  EXPECT_EQ(kind_of([&] { open_dataset(dir / "d", DataOptions{spec}); }), ErrorKind::kMissingInput);
 }
 
 TEST(Datasets, NameResolvesUnderZooData) {
   TempDir dir;
   test::write_synthetic_idx(dir.path() / "mnist", 10, 10);
   ::setenv("ZOO_DATA", dir.path().c_str(), 1);
-  DataSplits s = open_dataset("mnist", SampleSpec{});
+  DataSplits s = open_dataset("mnist", DataOptions{});
   ::unsetenv("ZOO_DATA");
   EXPECT_EQ(s.location, (dir.path() / "mnist").string());
   EXPECT_EQ(s.train->size(), 10u);

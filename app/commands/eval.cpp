@@ -41,7 +41,11 @@ void run_eval(EvalOptions opts) {
   if (data.empty()) {
     throw usage_error(opts.weights + " does not say which dataset it was trained on; HINT: pass --data");
   }
-  DataSplits splits = open_dataset(data, loaded.spec);
+  DataOptions data_options;
+  data_options.sample = loaded.spec;
+  data_options.input_size = loaded.spec.height;  // the checkpoint's geometry, not the dataset's
+  data_options.augment = "none";
+  DataSplits splits = open_dataset(data, data_options);
   if (splits.class_names.size() != loaded.class_names.size()) {
     throw data_error("dataset " + data + " has " + std::to_string(splits.class_names.size()) +
                      " classes but the checkpoint was trained on " +

@@ -115,9 +115,21 @@ void register_train(CLI::App& app) {
   };
   option("model", c.model, "Model to train (see `zoo list`)");
   cmd->add_option("--data", c.data,
-                  "Dataset name or path (see README: Data); default: the model's own "
-                  "(fashion-mnist for lenet5)");
-  option("--input-size", c.input_size, "Input height/width; 0: the model's default");
+                  "Dataset name (imagenet, cifar10, cifar100, cifar100-coarse, mnist, "
+                  "fashion-mnist under $ZOO_DATA; shapes, generated) or a folder (ImageFolder, "
+                  "CIFAR batches, idx files); default: the model's own (fashion-mnist for lenet5)");
+  option("--input-size", c.input_size,
+         "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64), else the "
+         "model's default");
+  option("--augment", c.augment,
+         "Training augmentation: none (evaluation transform), standard (ImageFolder: "
+         "RandomResizedCrop + flip; CIFAR/shapes: pad-4 random crop + flip), strong (standard + "
+         "ColorJitter 0.4/0.4/0.4/0.1)")
+      ->check(CLI::IsMember({"none", "standard", "strong"}));
+  option("--val-split", c.val_split,
+         "Fraction of each class held out for validation when an ImageFolder has no val/ or "
+         "test/ folder (seeded by --seed)");
+  cmd->add_flag("--drop-last", c.drop_last, "Drop the last incomplete training batch of each epoch");
   cmd->add_flag("--aux-logits", c.aux_logits,
                 "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
   // How long
@@ -175,7 +187,9 @@ void register_train(CLI::App& app) {
   option("--threads", c.threads,
          "LibTorch intra-op threads; 0: one per available core. 1 is the default: robust when "
          "other work shares the cores (docs/BENCHMARKS.md)");
-  option("--workers", c.workers, "Data loader threads (0: load in the training thread)");
+  option("--workers", c.workers,
+         "Data loader threads (0: load in the training thread); 2 measured best on 2 cores "
+         "(docs/BENCHMARKS.md)");
   option("--seed", c.seed, "Seed of initialisation, shuffling and augmentation");
   cmd->add_flag("--deterministic", c.deterministic,
                 "Deterministic algorithms only (an op without one is an error); with it a resumed "

@@ -39,6 +39,13 @@ SampleSpec default_sample_spec(const ModelInfo& info, int64_t input_size) {
   return spec;
 }
 
+DataOptions data_options_for(const ModelInfo& info, int64_t input_size) {
+  DataOptions options;
+  options.sample = default_sample_spec(info, input_size);
+  options.input_size = input_size;
+  return options;
+}
+
 nlohmann::json sample_spec_to_json(const SampleSpec& s) {
   return {{"input_shape", {s.channels, s.height, s.width}},
           {"normalization", {{"mean", s.mean}, {"std", s.std}}},

@@ -4,6 +4,7 @@
 
 #include "app/engine/checkpoint.h"
 #include "data/dataset.h"
+#include "data/datasets.h"
 #include "models/registry.h"
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,9 @@ ModelOptions model_options_from_json(const nlohmann::json& j);
 // The sample spec a model wants by default (registry input shape and normalization),
 // with the input size overridden when input_size > 0.
 SampleSpec default_sample_spec(const ModelInfo& info, int64_t input_size = 0);
+// Dataset options for feeding `info`: its sample spec, --input-size (0: the dataset's native
+// size when it has one), the rest at their defaults.
+DataOptions data_options_for(const ModelInfo& info, int64_t input_size);
 nlohmann::json sample_spec_to_json(const SampleSpec& spec);
 SampleSpec sample_spec_from_json(const nlohmann::json& j);
 

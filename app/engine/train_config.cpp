@@ -2,6 +2,7 @@
 #include "app/engine/train_config.h"
 
 #include "common/error.h"
+#include "data/transforms.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +13,7 @@
 namespace zoo {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
-    TrainConfig, model, data, input_size, aux_logits, epochs, batch_size, accumulate, max_steps,
+    TrainConfig, model, data, input_size, augment, val_split, drop_last, aux_logits, epochs, batch_size, accumulate, max_steps,
     limit_batches, limit_val_batches, patience, optimizer, lr, momentum, nesterov, beta1, beta2,
     alpha, eps, weight_decay, wd_skip_norm_bias, label_smoothing, clip_grad_norm, schedule,
     warmup_epochs, warmup_factor, min_lr, step_size, milestones, gamma, plateau_patience,
@@ -86,6 +87,8 @@ void validate(const TrainConfig& c) {
   require(c.gamma > 0 && c.gamma <= 1, "--gamma must be in (0, 1], got " + str(c.gamma));
   require(c.onecycle_pct > 0 && c.onecycle_pct < 1,
           "--onecycle-pct must be in (0, 1), got " + str(c.onecycle_pct));
+  require(c.val_split > 0 && c.val_split < 1, "--val-split must be in (0, 1), got " + str(c.val_split));
+  parse_augment(c.augment);
   require(one_of(c.optimizer, {"sgd", "adam", "adamw", "rmsprop"}),
           "--optimizer must be sgd, adam, adamw or rmsprop, got '" + c.optimizer + "'");
   require(one_of(c.schedule, {"constant", "step", "multistep", "cosine", "plateau", "onecycle"}),

@@ -15,7 +15,10 @@ struct TrainConfig {
   // What to train on
   std::string model = "lenet5";
   std::string data;                  // empty: the model's default dataset
-  int64_t input_size = 0;            // 0: the model's default
+  int64_t input_size = 0;            // 0: the dataset's native size (CIFAR 32, shapes 64), else the model's
+  std::string augment = "standard";  // none | standard | strong (training split only)
+  double val_split = 0.1;            // held-out fraction when an ImageFolder has no val/ or test/
+  bool drop_last = false;            // drop the last incomplete training batch
   bool aux_logits = false;           // build auxiliary heads (GoogLeNet) and train them too
   // How long
   int64_t epochs = 10;

@@ -179,8 +179,12 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
   at::globalContext().setBenchmarkCuDNN(!config.deterministic);
   torch::manual_seed(config.seed);
 
-  run.spec = default_sample_spec(*run.info, config.input_size);
-  run.data = open_dataset(run.config.data, run.spec);
+  DataOptions data_options = data_options_for(*run.info, config.input_size);
+  data_options.augment = config.augment;
+  data_options.val_split = config.val_split;
+  data_options.seed = config.seed;
+  run.data = open_dataset(run.config.data, data_options);
+  run.spec = run.data.train->spec();  // the dataset's native size when --input-size is 0
   run.model_options.num_classes = static_cast<int64_t>(run.data.class_names.size());
   run.model_options.input_size = run.spec.height;
   run.model_options.in_channels = run.spec.channels;
@@ -200,9 +204,11 @@ Run prepare(const TrainConfig& config, RunDir dir, const Checkpoint* ckpt) {
   train_opts.batch_size = config.batch_size;
   train_opts.workers = config.workers;
   train_opts.seed = config.seed;
+  train_opts.drop_last = config.drop_last;
   run.train_loader = std::make_unique<Loader>(run.data.train, train_opts);
   LoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
+  val_opts.drop_last = false;
   val_opts.batch_size = std::max<int64_t>(config.batch_size, 256);
   run.val_loader = std::make_unique<Loader>(run.data.val, val_opts);
 

@@ -1,0 +1,314 @@
+// ImageFolder; see image_folder.h.
+#include "data/image_folder.h"
+
+#include "common/error.h"
+#include "data/formats.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+namespace zoo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw missing_error("image not found: " + path + "; HINT: check the path");
+    throw io_error("cannot open " + path + "; HINT: check its permissions");
+  }
+  const std::streamsize n = in.tellg();
+  std::vector<uint8_t> bytes(size_t(std::max<std::streamsize>(n, 0)));
+  in.seekg(0);
+  if (n > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), n)) {
+    throw io_error("cannot read " + path + "; HINT: check the disk");
+  }
+  return bytes;
+}
+
+bool is_jpeg(const std::vector<uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+
+// A JPEG that lost its end: libjpeg would fill the missing rows with grey and only warn, where
+// PIL (and so torchvision) refuses the file. The EOI marker may be followed by padding.
+bool jpeg_truncated(const std::vector<uint8_t>& b) {
+  const size_t tail = std::min<size_t>(b.size(), 4096);
+  for (size_t i = b.size() - 1; i + tail >= b.size() && i >= 1; --i) {
+    if (b[i - 1] == 0xFF && b[i] == 0xD9) return false;
+  }
+  return true;
+}
+
+std::string unreadable_hint() {
+  return "HINT: zoo reads JPEG, PNG, BMP, WebP, TIFF and PPM/PGM files; re-encode or remove it";
+}
+
+// Decodes bytes (already checked non-empty), at 1/reduce size for JPEG, into `channels`.
+cv::Mat decode(const std::vector<uint8_t>& bytes, int reduce, int channels, const std::string& path) {
+  int flags = cv::IMREAD_UNCHANGED;
+  if (reduce > 1) {
+    const bool gray = channels == 1;
+    switch (reduce) {
+      case 2: flags = gray ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2; break;
+      case 4: flags = gray ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4; break;
+      default: flags = gray ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8; break;
+    }
+    flags |= cv::IMREAD_IGNORE_ORIENTATION;
+  }
+  const cv::Mat buf(1, int(bytes.size()), CV_8UC1, const_cast<uint8_t*>(bytes.data()));
+  cv::Mat img;
+  try {
+    img = cv::imdecode(buf, flags);
+  } catch (const cv::Exception& e) {
+    throw data_error("cannot decode image " + path + " (" + e.msg + "); " + unreadable_hint());
+  }
+  if (img.empty()) throw data_error("cannot decode image " + path + "; " + unreadable_hint());
+  return to_channels(img, channels, path);
+}
+
+// The largest libjpeg scale (8, 4, 2) at which `box` of an image still has at least
+// out_h x out_w pixels; 1 when none.
+int reduce_for(double box_h, double box_w, int out_h, int out_w) {
+  for (int k : {8, 4, 2}) {
+    if (box_h / k >= out_h && box_w / k >= out_w) return k;
+  }
+  return 1;
+}
+
+std::vector<uint8_t> read_checked(const std::string& path) {
+  std::vector<uint8_t> bytes = read_bytes(path);
+  if (bytes.empty()) throw data_error("image file " + path + " is empty (0 bytes); " + unreadable_hint());
+  if (is_jpeg(bytes) && jpeg_truncated(bytes)) {
+    throw data_error("JPEG " + path + " is truncated (no end-of-image marker); " + unreadable_hint());
+  }
+  return bytes;
+}
+
+}  // namespace
+
+bool has_image_extension(const fs::path& file) {
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* known : {".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp"}) {
+    if (ext == known) return true;
+  }
+  return false;
+}
+
+ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::string>* classes) {
+  ImageFolderScan scan;
+  std::vector<std::string> folders;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name[0] != '.') folders.push_back(name);
+  }
+  std::sort(folders.begin(), folders.end());
+  std::map<std::string, int64_t> index;
+  if (classes) {
+    scan.classes = *classes;
+    for (size_t i = 0; i < classes->size(); ++i) index[(*classes)[i]] = int64_t(i);
+    for (const auto& f : folders) {
+      if (!index.count(f)) {
+        throw data_error("class folder " + (root / f).string() + " is not a class of the training "
+                         "split; HINT: " + root.string() + " must have the same class folders as train/");
+      }
+    }
+  } else {
+    scan.classes = folders;
+    for (size_t i = 0; i < folders.size(); ++i) index[folders[i]] = int64_t(i);
+  }
+  for (const auto& folder : folders) {
+    std::vector<std::string> paths;
+    for (const auto& entry : fs::recursive_directory_iterator(root / folder)) {
+      if (entry.is_regular_file() && has_image_extension(entry.path()) &&
+          entry.path().filename().string()[0] != '.') {
+        paths.push_back(entry.path().string());
+      }
+    }
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty()) scan.empty_classes.push_back(folder);
+    for (auto& p : paths) scan.files.push_back({std::move(p), index.at(folder)});
+  }
+  return scan;
+}
+
+cv::Size image_header_size(const std::vector<uint8_t>& b) {
+  auto be16 = [&](size_t i) { return (int(b[i]) << 8) | int(b[i + 1]); };
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (b.size() >= 24 && std::equal(kPng, kPng + 8, b.begin())) {
+    return {(be16(16) << 16) | be16(18), (be16(20) << 16) | be16(22)};
+  }
+  if (!is_jpeg(b)) return {0, 0};
+  size_t i = 2;
+  while (i + 9 < b.size()) {
+    if (b[i] != 0xFF) return {0, 0};
+    const uint8_t marker = b[i + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+      i += 2;
+      continue;
+    }
+    const int length = be16(i + 2);
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) return {be16(i + 7), be16(i + 5)};
+    if (marker == 0xDA || marker == 0xD9) return {0, 0};  // scan data before any frame header
+    i += 2 + size_t(length);
+  }
+  return {0, 0};
+}
+
+cv::Mat read_image(const std::string& path, int channels) {
+  return decode(read_checked(path), 1, channels, path);
+}
+
+ImageFolderDataset::ImageFolderDataset(std::vector<ImageFile> files, SampleSpec spec,
+                                       Augment augment, std::string root)
+    : files_(std::move(files)), spec_(spec), augment_(augment), root_(std::move(root)) {
+  if (spec_.channels != 1 && spec_.channels != 3) {
+    throw usage_error("image models take 1 or 3 input channels, got " + std::to_string(spec_.channels));
+  }
+  if (spec_.resize <= 0) spec_.resize = std::lround(spec_.height * 256.0 / 224.0);
+}
+
+std::array<int64_t, 2> ImageFolderDataset::source_size(size_t index) const {
+  const cv::Mat img = read_image(files_[index].path, int(spec_.channels));
+  return {img.rows, img.cols};
+}
+
+void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) const {
+  const std::string& path = files_[index].path;
+  const int out_h = int(spec_.height), out_w = int(spec_.width), channels = int(spec_.channels);
+  const std::vector<uint8_t> bytes = read_checked(path);
+  const bool jpeg = is_jpeg(bytes);
+  // Geometry is decided on the full-size image (from the header when it can be read cheaply),
+  // so a sample's crop is the same whether or not the decoder reduces it.
+  cv::Size full = image_header_size(bytes);
+  cv::Mat img;
+  if (full.area() <= 0) {
+    img = decode(bytes, 1, channels, path);
+    full = img.size();
+  }
+  if (augment_ == Augment::kNone) {
+    const int shorter = std::min(full.width, full.height);
+    const int k = jpeg ? reduce_for(shorter, shorter, int(spec_.resize), int(spec_.resize)) : 1;
+    if (img.empty()) img = decode(bytes, k, channels, path);
+    img = center_crop(resize_shorter(img, int(spec_.resize)), out_h, out_w);
+    to_normalized_chw(img, spec_.mean, spec_.std, out);
+    return;
+  }
+  Rng rng(sample_seed);
+  const CropBox box = random_resized_crop_box(full.height, full.width, rng);
+  const int k = jpeg && img.empty() ? reduce_for(box.height, box.width, out_h, out_w) : 1;
+  if (img.empty()) img = decode(bytes, k, channels, path);
+  CropBox scaled = box;
+  if (img.size() != full) {  // scale the box to the reduced image
+    const double sy = double(img.rows) / full.height, sx = double(img.cols) / full.width;
+    scaled.top = int(std::floor(box.top * sy));
+    scaled.left = int(std::floor(box.left * sx));
+    scaled.height = std::max(1, std::min(img.rows - scaled.top, int(std::lround(box.height * sy))));
+    scaled.width = std::max(1, std::min(img.cols - scaled.left, int(std::lround(box.width * sx))));
+  }
+  // Crop without copying, then resize into the output size.
+  cv::Mat x = resize_to(img(cv::Rect(scaled.left, scaled.top, scaled.width, scaled.height)), out_h, out_w);
+  if (x.data == img.data) x = x.clone();
+  if (rng.coin()) hflip_inplace(x);
+  if (augment_ == Augment::kStrong) {
+    x.convertTo(x, CV_32F, 1.0 / 255.0);
+    strong_jitter().apply(x, rng);
+  }
+  to_normalized_chw(x, spec_.mean, spec_.std, out);
+}
+
+namespace {
+
+bool has_subfolder(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_directory() && entry.path().filename().string()[0] != '.') return true;
+  }
+  return false;
+}
+
+// Holds out round(n * fraction) files of each class (at least one stays for training),
+// chosen by a seeded shuffle; both parts keep the files' order.
+void stratified_split(const std::vector<ImageFile>& files, size_t classes, double fraction,
+                      uint64_t seed, std::vector<ImageFile>& train, std::vector<ImageFile>& val) {
+  std::vector<std::vector<size_t>> by_class(classes);
+  for (size_t i = 0; i < files.size(); ++i) by_class[size_t(files[i].label)].push_back(i);
+  std::vector<bool> held(files.size(), false);
+  Rng rng(seed);
+  for (auto& members : by_class) {
+    if (members.empty()) continue;
+    for (size_t i = members.size(); i > 1; --i) std::swap(members[i - 1], members[size_t(rng.randint(0, int64_t(i)))]);
+    size_t n_val = size_t(std::lround(double(members.size()) * fraction));
+    if (n_val >= members.size()) n_val = members.size() - 1;
+    for (size_t k = 0; k < n_val; ++k) held[members[k]] = true;
+  }
+  for (size_t i = 0; i < files.size(); ++i) (held[i] ? val : train).push_back(files[i]);
+}
+
+void warn_empty(const ImageFolderScan& scan, const fs::path& root) {
+  for (const auto& c : scan.empty_classes) {
+    spdlog::warn("class folder {} has no image files; the class is kept (label numbers as torchvision's)",
+                 (root / c).string());
+  }
+}
+
+}  // namespace
+
+bool has_image_folder_layout(const fs::path& dir) { return has_subfolder(dir); }
+
+DataSplits open_image_folder(const fs::path& dir, const std::string& name, const DataOptions& options) {
+  DataSplits splits;
+  splits.name = name;
+  splits.location = dir.string();
+  std::error_code ec;
+  fs::path val_dir;
+  for (const char* v : {"val", "test"}) {
+    if (fs::is_directory(dir / "train", ec) && fs::is_directory(dir / v, ec)) {
+      val_dir = dir / v;
+      splits.val_name = v;
+      break;
+    }
+  }
+  std::vector<ImageFile> train, val;
+  const fs::path train_dir = val_dir.empty() ? dir : dir / "train";
+  ImageFolderScan scan = scan_image_folder(train_dir);
+  const std::string layout = "HINT: an ImageFolder is DIR/CLASS/IMAGE.jpg (or DIR/train/CLASS/... and "
+                             "DIR/val/CLASS/...), images JPEG, PNG, BMP, WebP, TIFF or PPM";
+  if (scan.classes.empty()) throw data_error("dataset folder " + train_dir.string() + " has no class folders; " + layout);
+  if (scan.files.empty()) throw data_error("dataset folder " + train_dir.string() + " has no image files; " + layout);
+  warn_empty(scan, train_dir);
+  if (!val_dir.empty()) {
+    ImageFolderScan val_scan = scan_image_folder(val_dir, &scan.classes);
+    train = std::move(scan.files);
+    val = std::move(val_scan.files);
+  } else {
+    if (!(options.val_split > 0.0 && options.val_split < 1.0)) {
+      throw usage_error("--val-split must be in (0, 1) for " + dir.string() + ", which has no val/ or "
+                        "test/ folder; got " + std::to_string(options.val_split));
+    }
+    splits.val_name = "val";
+    stratified_split(scan.files, scan.classes.size(), options.val_split, options.seed, train, val);
+  }
+  splits.class_names = std::move(scan.classes);
+  SampleSpec spec = fitted_spec(options, 0);
+  spec.resize = std::lround(spec.height * 256.0 / 224.0);
+  splits.train = std::make_shared<ImageFolderDataset>(std::move(train), spec, parse_augment(options.augment),
+                                                      train_dir.string());
+  splits.val = std::make_shared<ImageFolderDataset>(std::move(val), spec, Augment::kNone,
+                                                    val_dir.empty() ? dir.string() : val_dir.string());
+  return splits;
+}
+
+}  // namespace zoo
