@@ -94,14 +94,16 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
     return;
   }
   const bool percent = summary.best_metric != "val_loss";
-  std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs, %lld steps (%s); "
+  const std::string why = summary.stop_reason == "max_steps" ? " (stopped at --max-steps)"
+                          : summary.stop_reason == "patience" ? " (stopped early: --patience)"
+                                                              : "";
+  std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs, %lld steps%s; "
               "best %s %.4g%s; run: %s\n",
               summary.val_name.c_str(), 100.0 * m["val_top1"].get<double>(),
               100.0 * m["val_top5"].get<double>(), m["val_loss"].get<double>(),
-              (long long)summary.epochs_done, (long long)summary.steps_done,
-              summary.stop_reason.c_str(), summary.best_metric.c_str(),
-              percent ? 100.0 * summary.best : summary.best, percent ? "%" : "",
-              summary.run_dir.c_str());
+              (long long)summary.epochs_done, (long long)summary.steps_done, why.c_str(),
+              summary.best_metric.c_str(), percent ? 100.0 * summary.best : summary.best,
+              percent ? "%" : "", summary.run_dir.c_str());
 }
 
 }  // namespace
