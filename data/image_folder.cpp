@@ -102,7 +102,9 @@ bool has_image_extension(const fs::path& file) {
   return false;
 }
 
-ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::string>* classes) {
+namespace {
+
+ImageFolderScan scan_folders(const fs::path& root, const std::vector<std::string>* classes) {
   ImageFolderScan scan;
   std::vector<std::string> folders;
   for (const auto& entry : fs::directory_iterator(root)) {
@@ -126,7 +128,8 @@ ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::s
   }
   for (const auto& folder : folders) {
     std::vector<std::string> paths;
-    for (const auto& entry : fs::recursive_directory_iterator(root / folder)) {
+    for (const auto& entry : fs::recursive_directory_iterator(
+             root / folder, fs::directory_options::follow_directory_symlink)) {
       if (entry.is_regular_file() && has_image_extension(entry.path()) &&
           entry.path().filename().string()[0] != '.') {
         paths.push_back(entry.path().string());
@@ -137,6 +140,17 @@ ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::s
     for (auto& p : paths) scan.files.push_back({std::move(p), index.at(folder)});
   }
   return scan;
+}
+
+}  // namespace
+
+ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::string>* classes) {
+  try {
+    return scan_folders(root, classes);
+  } catch (const fs::filesystem_error& e) {
+    throw io_error("cannot list " + root.string() + ": " + e.code().message() +
+                   "; HINT: check the folder's permissions");
+  }
 }
 
 cv::Size image_header_size(const std::vector<uint8_t>& b) {
