@@ -355,6 +355,7 @@ TEST(Shapes, GeneratedLazilyAndDeterministic) {
   DataSplits s = open_dataset("shapes", o);
   EXPECT_EQ(s.native_size, 64);
   EXPECT_EQ(s.train->spec().height, 64);  // the native size, not the model's 224
+  EXPECT_EQ(open_dataset("shapes", options_for(32)).train->spec().height, 32);  // LeNet-size models
   EXPECT_EQ(s.class_names.size(), 10u);
   EXPECT_EQ(s.train->size(), 10000u);
   EXPECT_EQ(s.val->size(), 1000u);

@@ -106,8 +106,8 @@ void register_train(CLI::App& app) {
                   "cores (docs/BENCHMARKS.md)")
       ->capture_default_str();
   cmd->add_option("--input-size", c.input_size,
-                  "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64), else "
-                  "the model's default")
+                  "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64) when "
+                  "smaller than the model's, else the model's default")
       ->capture_default_str();
   cmd->add_option("--augment", c.augment,
                   "Training augmentation: none (evaluation transform), standard (ImageFolder: "

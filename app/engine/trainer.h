@@ -28,7 +28,7 @@ struct TrainConfig {
   uint64_t seed = 42;
   int threads = 1;             // LibTorch intra-op threads; 0: one per available core (measured)
   int workers = 2;             // loader threads (measured: docs/BENCHMARKS.md)
-  int64_t input_size = 0;      // 0: the dataset's native size (CIFAR 32, shapes 64), else the model's
+  int64_t input_size = 0;      // 0: the dataset's native size (CIFAR 32, shapes 64) if smaller, else the model's
   std::string augment = "standard";  // none | standard | strong (training split only)
   double val_split = 0.1;      // held-out fraction when an ImageFolder has no val/ or test/
   bool drop_last = false;      // drop the last incomplete training batch
