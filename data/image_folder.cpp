@@ -200,7 +200,15 @@ std::array<int64_t, 2> ImageFolderDataset::source_size(size_t index) const {
 }
 
 void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) const {
-  const std::string& path = files_[index].path;
+  try {
+    load_file(files_[index].path, out, sample_seed);
+  } catch (const cv::Exception& e) {  // an image OpenCV decoded but cannot convert or resize
+    throw data_error("cannot transform image " + files_[index].path + " (" + e.msg + "); " +
+                     unreadable_hint());
+  }
+}
+
+void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t sample_seed) const {
   const int out_h = int(spec_.height), out_w = int(spec_.width), channels = int(spec_.channels);
   const std::vector<uint8_t> bytes = read_checked(path);
   const bool jpeg = is_jpeg(bytes);
@@ -227,8 +235,8 @@ void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) co
   CropBox scaled = box;
   if (img.size() != full) {  // scale the box to the reduced image
     const double sy = double(img.rows) / full.height, sx = double(img.cols) / full.width;
-    scaled.top = int(std::floor(box.top * sy));
-    scaled.left = int(std::floor(box.left * sx));
+    scaled.top = std::min(img.rows - 1, int(std::floor(box.top * sy)));
+    scaled.left = std::min(img.cols - 1, int(std::floor(box.left * sx)));
     scaled.height = std::max(1, std::min(img.rows - scaled.top, int(std::lround(box.height * sy))));
     scaled.width = std::max(1, std::min(img.cols - scaled.left, int(std::lround(box.width * sx))));
   }
