@@ -53,7 +53,7 @@ struct DataSplits {
   std::string val_name;  // "test" or "val"
   // The size the format's images have when they all share one (32 for CIFAR, 64 for shapes);
   // 0 when they vary (ImageFolder) or the model's own size is the better default (MNIST into
-  // LeNet's 32 x 32). The samples are this size unless --input-size says otherwise.
+  // LeNet's 32 x 32). Samples are this size when the model's is larger, unless --input-size.
   int64_t native_size = 0;
 };
 

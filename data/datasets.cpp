@@ -8,6 +8,7 @@
 #include "data/tensor_dataset.h"
 #include "data/transforms.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -110,7 +111,10 @@ std::vector<std::string> read_lines(const fs::path& file) {
 
 SampleSpec fitted_spec(const DataOptions& options, int64_t native_size) {
   SampleSpec spec = options.sample;
-  const int64_t size = options.input_size > 0 ? options.input_size : native_size;
+  // The native size when it is smaller than the model's (CIFAR's 32 for a 224 model), so small
+  // images are not blown up; a model smaller than the images (LeNet's 32) gets its own size.
+  const bool native = native_size > 0 && native_size < std::min(spec.height, spec.width);
+  const int64_t size = options.input_size > 0 ? options.input_size : native ? native_size : 0;
   if (size > 0 && (size != spec.height || size != spec.width)) {
     spec.height = spec.width = size;
     spec.resize = 0;  // the model's eval resize was for its own size; formats set their own

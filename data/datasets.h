@@ -15,8 +15,8 @@ namespace zoo {
 // What the caller wants from a dataset besides its name.
 struct DataOptions {
   SampleSpec sample;                 // the model's input: channels, default size, normalization
-  int64_t input_size = 0;            // --input-size; 0: the dataset's native size when it has
-                                     // one, else sample's size
+  int64_t input_size = 0;            // --input-size; 0: the dataset's native size when it is
+                                     // smaller than sample's, else sample's size
   std::string augment = "standard";  // none | standard | strong, for the training split
   double val_split = 0.1;            // per-class fraction held out when an ImageFolder has no
                                      // val/ or test/ folder
@@ -33,8 +33,8 @@ std::vector<std::string> dataset_search_dirs(const std::string& name);
 // it expects, data_error for a malformed dataset, usage_error for an unknown name.
 DataSplits open_dataset(const std::string& spec, const DataOptions& options);
 
-// The sample spec for a dataset whose images are natively `native_size` (0: none): the
-// model's, at --input-size when given, else at the native size.
+// The sample spec for a dataset natively `native_size` (0: none): the model's, at --input-size
+// when given, else at the native size when that is smaller than the model's.
 SampleSpec fitted_spec(const DataOptions& options, int64_t native_size);
 
 // The class names of the known idx datasets.

@@ -102,7 +102,9 @@ bool has_image_extension(const fs::path& file) {
   return false;
 }
 
-ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::string>* classes) {
+namespace {
+
+ImageFolderScan scan_folders(const fs::path& root, const std::vector<std::string>* classes) {
   ImageFolderScan scan;
   std::vector<std::string> folders;
   for (const auto& entry : fs::directory_iterator(root)) {
@@ -126,7 +128,8 @@ ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::s
   }
   for (const auto& folder : folders) {
     std::vector<std::string> paths;
-    for (const auto& entry : fs::recursive_directory_iterator(root / folder)) {
+    for (const auto& entry : fs::recursive_directory_iterator(
+             root / folder, fs::directory_options::follow_directory_symlink)) {
       if (entry.is_regular_file() && has_image_extension(entry.path()) &&
           entry.path().filename().string()[0] != '.') {
         paths.push_back(entry.path().string());
@@ -137,6 +140,17 @@ ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::s
     for (auto& p : paths) scan.files.push_back({std::move(p), index.at(folder)});
   }
   return scan;
+}
+
+}  // namespace
+
+ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::string>* classes) {
+  try {
+    return scan_folders(root, classes);
+  } catch (const fs::filesystem_error& e) {
+    throw io_error("cannot list " + root.string() + ": " + e.code().message() +
+                   "; HINT: check the folder's permissions");
+  }
 }
 
 cv::Size image_header_size(const std::vector<uint8_t>& b) {
@@ -186,7 +200,15 @@ std::array<int64_t, 2> ImageFolderDataset::source_size(size_t index) const {
 }
 
 void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) const {
-  const std::string& path = files_[index].path;
+  try {
+    load_file(files_[index].path, out, sample_seed);
+  } catch (const cv::Exception& e) {  // an image OpenCV decoded but cannot convert or resize
+    throw data_error("cannot transform image " + files_[index].path + " (" + e.msg + "); " +
+                     unreadable_hint());
+  }
+}
+
+void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t sample_seed) const {
   const int out_h = int(spec_.height), out_w = int(spec_.width), channels = int(spec_.channels);
   const std::vector<uint8_t> bytes = read_checked(path);
   const bool jpeg = is_jpeg(bytes);
@@ -213,8 +235,8 @@ void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) co
   CropBox scaled = box;
   if (img.size() != full) {  // scale the box to the reduced image
     const double sy = double(img.rows) / full.height, sx = double(img.cols) / full.width;
-    scaled.top = int(std::floor(box.top * sy));
-    scaled.left = int(std::floor(box.left * sx));
+    scaled.top = std::min(img.rows - 1, int(std::floor(box.top * sy)));
+    scaled.left = std::min(img.cols - 1, int(std::floor(box.left * sx)));
     scaled.height = std::max(1, std::min(img.rows - scaled.top, int(std::lround(box.height * sy))));
     scaled.width = std::max(1, std::min(img.cols - scaled.left, int(std::lround(box.width * sx))));
   }

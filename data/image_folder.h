@@ -57,6 +57,8 @@ class ImageFolderDataset : public Dataset {
   const std::vector<ImageFile>& files() const { return files_; }
 
  private:
+  void load_file(const std::string& path, float* out, uint64_t sample_seed) const;
+
   std::vector<ImageFile> files_;
   SampleSpec spec_;
   Augment augment_;

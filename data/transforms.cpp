@@ -193,6 +193,10 @@ cv::Mat to_channels(const cv::Mat& decoded, int channels, const std::string& wha
                      "16-bit PNG or JPEG");
   }
   const int ch = img.channels();
+  if (ch != 1 && ch != 3 && ch != 4) {
+    throw data_error("image " + what + " has " + std::to_string(ch) + " channels; HINT: save it as "
+                     "grey, RGB or RGBA");
+  }
   cv::Mat out;
   if (channels == 1) {
     if (ch == 1) return img;

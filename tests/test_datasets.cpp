@@ -18,18 +18,8 @@ namespace zoo {
 namespace {
 
 namespace fs = std::filesystem;
+using test::kind_of;
 using test::TempDir;
-
-template <typename F>
-ErrorKind kind_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "no zoo::Error thrown";
-  return ErrorKind::kInternal;
-}
 
 // An RGB image whose left half is (r, g, b) and right half black, saved as BGR.
 void write_image(const std::string& path, int rows, int cols, cv::Scalar rgb) {
@@ -365,8 +355,9 @@ TEST(Shapes, GeneratedLazilyAndDeterministic) {
   DataSplits s = open_dataset("shapes", o);
   EXPECT_EQ(s.native_size, 64);
   EXPECT_EQ(s.train->spec().height, 64);  // the native size, not the model's 224
+  EXPECT_EQ(open_dataset("shapes", options_for(32)).train->spec().height, 32);  // LeNet-size models
   EXPECT_EQ(s.class_names.size(), 10u);
-  EXPECT_EQ(s.train->size(), 5000u);
+  EXPECT_EQ(s.train->size(), 10000u);
   EXPECT_EQ(s.val->size(), 1000u);
   std::vector<int64_t> counts(10, 0);
   for (size_t i = 0; i < s.val->size(); ++i) ++counts[size_t(s.val->label(i))];

@@ -12,17 +12,8 @@
 namespace zoo {
 namespace {
 
+using test::kind_of;
 using test::TempDir;
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "no zoo::Error thrown";
-  return ErrorKind::kInternal;
-}
 
 std::string header(uint8_t type, std::vector<uint32_t> dims) {
   std::string h = {0, 0, static_cast<char>(type), static_cast<char>(dims.size())};

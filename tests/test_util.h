@@ -1,8 +1,11 @@
 // Shared test helpers: temporary directories, a tiny synthetic idx dataset written in the real
-// MNIST layout, and running the zoo binary as a child process.
+// MNIST layout, the kind of a thrown zoo::Error, and running the zoo binary as a child process.
 #pragma once
 
+#include "common/error.h"
 #include "data/idx.h"
+
+#include <gtest/gtest.h>
 
 #include <torch/types.h>
 
@@ -10,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -88,6 +92,17 @@ inline RunResult run_zoo(const std::string& args, const std::string& env = "") {
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// The kind of the zoo::Error that f throws (a test failure when it throws none).
+inline ErrorKind kind_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "no zoo::Error thrown";
+  return ErrorKind::kInternal;
 }
 
 inline void write_file(const std::string& path, const std::string& bytes) {

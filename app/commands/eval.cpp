@@ -45,6 +45,10 @@ void run_eval(EvalOptions opts) {
   data_options.sample = loaded.spec;
   data_options.input_size = loaded.spec.height;  // the checkpoint's geometry, not the dataset's
   data_options.augment = "none";
+  // An ImageFolder without val/ is split by the run's --val-split and --seed: the same split.
+  const nlohmann::json config = loaded.meta.value("config", nlohmann::json::object());
+  data_options.val_split = config.value("val_split", data_options.val_split);
+  data_options.seed = config.value("seed", data_options.seed);
   DataSplits splits = open_dataset(data, data_options);
   if (splits.class_names.size() != loaded.class_names.size()) {
     throw data_error("dataset " + data + " has " + std::to_string(splits.class_names.size()) +

@@ -121,8 +121,8 @@ void register_train(CLI::App& app) {
                   "fashion-mnist under $ZOO_DATA; shapes, generated) or a folder (ImageFolder, "
                   "CIFAR batches, idx files); default: the model's own (fashion-mnist for lenet5)");
   option("--input-size", c.input_size,
-         "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64), else the "
-         "model's default");
+         "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64) when smaller "
+         "than the model's, else the model's default");
   option("--augment", c.augment,
          "Training augmentation: none (evaluation transform), standard (ImageFolder: "
          "RandomResizedCrop + flip; CIFAR/shapes: pad-4 random crop + flip), strong (standard + "

@@ -15,7 +15,7 @@ struct TrainConfig {
   // What to train on
   std::string model = "lenet5";
   std::string data;                  // empty: the model's default dataset
-  int64_t input_size = 0;            // 0: the dataset's native size (CIFAR 32, shapes 64), else the model's
+  int64_t input_size = 0;            // 0: the dataset's native size (CIFAR 32, shapes 64) if smaller, else the model's
   std::string augment = "standard";  // none | standard | strong (training split only)
   double val_split = 0.1;            // held-out fraction when an ImageFolder has no val/ or test/
   bool drop_last = false;            // drop the last incomplete training batch

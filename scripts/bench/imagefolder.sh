@@ -6,6 +6,7 @@
 # alternate for ROUNDS rounds of one epoch each (these shared machines vary from minute to
 # minute); the medians and their ratio are printed.
 #   scripts/bench/imagefolder.sh [ROUNDS] [IMAGES]      (defaults 3, 2000)
+#   JPEGS=DIR scripts/bench/imagefolder.sh             (reuse a folder written before)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
@@ -13,13 +14,14 @@ images=${2:-2000}
 [ -x build/zoo ] || scripts/setup.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 scripts/bench/make_jpeg_folder.py "$tmp/jpegs" --images "$images"
+jpegs=${JPEGS:-$tmp/jpegs}
+[ -d "$jpegs" ] || /usr/bin/python3 scripts/bench/make_jpeg_folder.py "$jpegs" --images "$images"
 median() { /usr/bin/python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 rate() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['images_per_s'])"; }
 zoo_runs=() py_runs=()
 for round in $(seq "$rounds"); do
-  zoo_runs+=("$(build/zoo bench --data "$tmp/jpegs" --model resnet50 --batch-size 32 --workers 2 --json | rate)")
-  py_runs+=("$(/usr/bin/python3 scripts/bench/imagefolder_torch.py "$tmp/jpegs" --batch-size 32 --workers 2 | rate)")
+  zoo_runs+=("$(build/zoo bench --data "$jpegs" --model resnet50 --batch-size 32 --workers 2 --json | rate)")
+  py_runs+=("$(/usr/bin/python3 scripts/bench/imagefolder_torch.py "$jpegs" --batch-size 32 --workers 2 | rate)")
   echo "round $round: zoo ${zoo_runs[-1]} img/s, torchvision ${py_runs[-1]} img/s" >&2
 done
 zoo=$(median "${zoo_runs[@]}")
