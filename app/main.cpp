@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   zoo::register_predict(app);
   zoo::register_convert(app);
   zoo::register_forward(app);
+  zoo::register_bench(app);
   zoo::install_stop_handlers();
   try {
     app.parse(argc, argv);
