@@ -137,17 +137,27 @@ BenchResult run_model_bench(const BenchOptions& options) {
   // The same optimizer settings as scripts/bench/resnet50_torch.py.
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(1e-4));
 
+  // Where a training step's time goes: forward + loss, backward, zero_grad + SGD step.
+  std::vector<double> phase[3];
   const auto step = [&] {
     if (train) {
-      sgd.zero_grad();
+      const auto t0 = Clock::now();
       torch::Tensor loss;
       {
         AutocastGuard autocast(precision, device);
         loss = torch::nn::functional::cross_entropy(model->forward(x), y);
       }
+      sync(device);
+      const auto t1 = Clock::now();
       loss.backward();
+      sync(device);
+      const auto t2 = Clock::now();
       sgd.step();
+      sgd.zero_grad();
       loss.item<float>();  // a training loop reads its loss (progress, NaN check)
+      phase[0].push_back(std::chrono::duration<double>(t1 - t0).count());
+      phase[1].push_back(std::chrono::duration<double>(t2 - t1).count());
+      phase[2].push_back(seconds_since(t2));
     } else {
       torch::NoGradGuard no_grad;
       AutocastGuard autocast(precision, device);
@@ -156,12 +166,18 @@ BenchResult run_model_bench(const BenchOptions& options) {
     sync(device);
   };
   for (int i = 0; i < options.warmup; ++i) step();
+  for (auto& p : phase) p.clear();
   for (int i = 0; i < options.iters; ++i) {
     const auto start = Clock::now();
     step();
     r.step_seconds.push_back(seconds_since(start));
   }
   r.median_s = median(r.step_seconds);
+  if (train) {
+    r.forward_s = median(phase[0]);
+    r.backward_s = median(phase[1]);
+    r.optimizer_s = median(phase[2]);
+  }
   r.images_per_s = double(options.batch_size) / r.median_s;
   r.gflops = 2.0 * double(r.macs_per_image) * (train ? 3.0 : 1.0) * r.images_per_s / 1e9;
 
@@ -237,6 +253,9 @@ nlohmann::json to_json(const BenchResult& r) {
       {"step_seconds", r.step_seconds},
       {"median_s", r.median_s},
       {"images_per_s", r.images_per_s},
+      {"forward_s", r.forward_s},
+      {"backward_s", r.backward_s},
+      {"optimizer_s", r.optimizer_s},
       {"gflops", r.gflops},
       {"flop_convention", "2 FLOPs per multiply-add (conv + linear); train = 3x forward (backward ~ 2x forward)"},
       {"peak_gflops", r.peak_gflops > 0 ? nlohmann::json(r.peak_gflops) : nlohmann::json(nullptr)},
@@ -280,6 +299,12 @@ std::string format_report(const BenchResult& r) {
   std::snprintf(line, sizeof line, "  %.2f ms per step (median; min %.2f, max %.2f): %.1f images/s\n",
                 1e3 * r.median_s, 1e3 * *lo, 1e3 * *hi, r.images_per_s);
   out += line;
+  if (train) {
+    std::snprintf(line, sizeof line,
+                  "  medians: forward + loss %.2f ms, backward %.2f ms, SGD step + zero_grad %.2f ms\n",
+                  1e3 * r.forward_s, 1e3 * r.backward_s, 1e3 * r.optimizer_s);
+    out += line;
+  }
   const bool giga = r.macs_per_image >= 10'000'000;
   std::snprintf(line, sizeof line, "  %.3f %s per image x 2 FLOPs%s: %.1f GFLOP/s",
                 r.macs_per_image / (giga ? 1e9 : 1e6), giga ? "GMACs" : "MMACs",

@@ -48,6 +48,8 @@ struct BenchResult {
   int64_t macs_per_image = 0;         // forward, conv + linear (models/profile.h)
   std::vector<double> step_seconds;   // each timed iteration
   double median_s = 0.0;
+  // Train mode: medians of forward + loss, backward, and SGD step + zero_grad + reading the loss.
+  double forward_s = 0.0, backward_s = 0.0, optimizer_s = 0.0;
   double images_per_s = 0.0;
   // 2 FLOPs per multiply-add; a training step counts 3 forwards (backward ~ 2x forward).
   double gflops = 0.0;
