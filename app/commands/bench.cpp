@@ -58,6 +58,7 @@ void run_bench(BenchCommandOptions opts) {
     run_peak(opts, threads);
     return;
   }
+  // Other modes that need no MODEL (e.g. loader throughput with --data) dispatch here.
   if (opts.bench.model.empty()) {
     throw usage_error("zoo bench needs a MODEL (or --peak); HINT: zoo bench resnet50 --batch-size 16");
   }

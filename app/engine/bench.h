@@ -21,7 +21,7 @@ struct BenchOptions {
   std::string model;
   int64_t batch_size = 32;
   std::string mode = "train";      // train: forward + cross-entropy + backward + SGD step; infer
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 (CUDA)
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (CUDA; timed without loss scaling)
   bool channels_last = false;
   std::string device = "cpu";
   int threads = 1;                 // intra-op threads, already resolved (> 0)
