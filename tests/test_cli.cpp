@@ -131,6 +131,10 @@ TEST_F(Cli, Eval) {
   EXPECT_NE(r.out.find("top-1"), std::string::npos);
   EXPECT_NE(r.out.find("macro average"), std::string::npos);
   EXPECT_FALSE(fs::exists(runs() + "/base/confusion-train.png"));
+  r = run_zoo("eval --weights " + ckpt() + " --split train --confusion '' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["confusion_png"].is_null());
+  EXPECT_FALSE(fs::exists(runs() + "/base/confusion-train.png"));
   {
     TempDir out;
     r = run_zoo("eval --weights " + ckpt() + " --confusion " + out / "c.png");
