@@ -2,6 +2,7 @@
 // exceptions into one error line and the exit codes of DESIGN.md (0 ok, 2 usage, 65 bad data,
 // 66 missing input, 70 internal, 74 I/O, 130/143 signal). The only place that exits.
 #include "app/commands/commands.h"
+#include "app/engine/allocator.h"
 #include "app/engine/signals.h"
 #include "common/error.h"
 
@@ -26,6 +27,7 @@ void setup_logging() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  zoo::keep_freed_memory();  // before any tensor is allocated
   setup_logging();
   CLI::App app{"zoo: a LibTorch model zoo and training CLI (LeNet-5 to DenseNet, no Python)",
                "zoo"};

@@ -123,9 +123,27 @@ TEST_F(Cli, Eval) {
   EXPECT_EQ(j["count"], 300);
   EXPECT_GT(j["top1"].get<double>(), 0.5);  // three short epochs; chance is 0.1
   EXPECT_EQ(j["per_class"].size(), 10u);
-  r = run_zoo("eval lenet5 --weights " + ckpt() + " --split train");
+  EXPECT_GT(j["macro_f1"].get<double>(), 0.5);
+  EXPECT_GT(j["per_class"][0]["precision"].get<double>(), 0.0);
+  // The confusion matrix goes next to the run's checkpoints by default.
+  const std::string png = runs() + "/base/confusion.png";
+  EXPECT_EQ(j["confusion_png"], png);
+  EXPECT_FALSE(cv::imread(png).empty()) << png;
+  r = run_zoo("eval lenet5 --weights " + ckpt() + " --split train --no-confusion");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("top-1"), std::string::npos);
+  EXPECT_NE(r.out.find("macro average"), std::string::npos);
+  EXPECT_FALSE(fs::exists(runs() + "/base/confusion-train.png"));
+  r = run_zoo("eval --weights " + ckpt() + " --split train --confusion '' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["confusion_png"].is_null());
+  EXPECT_FALSE(fs::exists(runs() + "/base/confusion-train.png"));
+  {
+    TempDir out;
+    r = run_zoo("eval --weights " + ckpt() + " --confusion " + out / "c.png");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_FALSE(cv::imread(out / "c.png").empty());
+  }
   // Errors: wrong model, missing and non-checkpoint files, missing required flag.
   r = run_zoo("eval alexnet --weights " + ckpt());
   EXPECT_EQ(r.exit_code, 65);
@@ -329,11 +347,13 @@ TEST(DataCli, BenchDataPrintsThroughput) {
   EXPECT_GT(j["images_per_s"].get<double>(), 0.0);
   EXPECT_EQ(j["input_shape"], (std::vector<int>{3, 64, 64}));
   EXPECT_GT(j["images"].get<int>(), 0);
-  r = run_zoo("bench --data shapes --model resnet18 --batches 3 --batch-size 8");
+  r = run_zoo("bench resnet18 --data shapes --batches 16 --batch-size 8");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("images/s"), std::string::npos);
   EXPECT_NE(r.out.find("3x64x64"), std::string::npos) << r.out;
   EXPECT_EQ(run_zoo("bench --data shapes --augment heavy").exit_code, 2);
+  EXPECT_EQ(run_zoo("bench --data shapes --batches 3").exit_code, 2);  // would time the prefetch
+  EXPECT_EQ(run_zoo("bench lenet5 --workers 3").exit_code, 2);         // a --data option alone
   EXPECT_EQ(run_zoo("bench").exit_code, 2);
 }
 

@@ -1,16 +1,20 @@
-// zoo eval [MODEL] --weights CKPT [--data D] [--split test|train]: accuracy, top-5 and
-// per-class accuracy of a checkpoint on a dataset split; --json for scripts.
+// zoo eval [MODEL] --weights CKPT [--data D] [--split test|train]: accuracy, top-5, per-class
+// precision / recall / F1 with macro averages, and a confusion-matrix PNG of a checkpoint on
+// a dataset split; --json for scripts.
 #include "app/commands/commands.h"
 #include "app/engine/evaluate.h"
 #include "app/engine/model_io.h"
+#include "app/engine/plots.h"
 #include "app/engine/trainer.h"
 #include "common/error.h"
 #include "data/datasets.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 namespace zoo {
@@ -27,7 +31,22 @@ struct EvalOptions {
   int threads = 1;  // 0: one per available core
   int workers = 1;
   bool json = false;
+  std::string confusion = "auto";  // "auto": see default_confusion_path; "": none
+  bool no_confusion = false;
 };
+
+// Where confusion.png goes by default: the run directory when the weights are a run's
+// checkpoint (runs/<name>/checkpoints/best.pt -> runs/<name>/), else the current directory.
+// The train split gets confusion-train.png so that it does not replace the test split's.
+std::string default_confusion_path(const std::string& weights, const std::string& split) {
+  namespace fs = std::filesystem;
+  const std::string file = split == "train" ? "confusion-train.png" : "confusion.png";
+  const fs::path dir = fs::path(weights).parent_path();
+  if (dir.filename() == "checkpoints" && dir.has_parent_path()) {
+    return (dir.parent_path() / file).string();
+  }
+  return file;
+}
 
 void run_eval(EvalOptions opts) {
   const std::string expected = take_model_name(opts.model);
@@ -63,7 +82,15 @@ void run_eval(EvalOptions opts) {
   lo.workers = opts.workers;
   Loader loader(dataset, lo);
   EvalResult r = evaluate(*loaded.model, loader, static_cast<int64_t>(loaded.class_names.size()));
-  const auto per_class = r.per_class_accuracy();
+  const auto precision = r.per_class_precision();
+  const auto recall = r.per_class_recall();
+  const auto f1 = r.per_class_f1();
+  std::string confusion_png = opts.no_confusion ? "" : opts.confusion;
+  if (confusion_png == "auto") confusion_png = default_confusion_path(opts.weights, opts.split);
+  if (!confusion_png.empty()) {
+    write_confusion_png(confusion_png, r.confusion, loaded.class_names);
+    spdlog::info("wrote {}", confusion_png);
+  }
 
   const std::string split_name = opts.split == "train" ? "train" : splits.val_name;
   if (opts.json) {
@@ -71,12 +98,19 @@ void run_eval(EvalOptions opts) {
                           {"data", data},            {"split", split_name},
                           {"count", r.count},        {"skipped", r.skipped},
                           {"loss", r.loss},          {"top1", r.top1},
-                          {"top5", r.top5},          {"per_class", nlohmann::json::array()}};
-    for (size_t c = 0; c < per_class.size(); ++c) {
+                          {"top5", r.top5},          {"macro_precision", r.macro_precision()},
+                          {"macro_recall", r.macro_recall()}, {"macro_f1", r.macro_f1()},
+                          {"per_class", nlohmann::json::array()}};
+    for (size_t c = 0; c < recall.size(); ++c) {
       out["per_class"].push_back({{"class", loaded.class_names[c]},
-                                  {"accuracy", per_class[c]},
-                                  {"count", r.class_count(c)}});
+                                  {"accuracy", recall[c]},
+                                  {"precision", precision[c]},
+                                  {"recall", recall[c]},
+                                  {"f1", f1[c]},
+                                  {"count", r.class_count(c)},
+                                  {"predicted", r.predicted_count(c)}});
     }
+    out["confusion_png"] = confusion_png.empty() ? nlohmann::json(nullptr) : nlohmann::json(confusion_png);
     out["confusion"] = r.confusion;
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -84,11 +118,14 @@ void run_eval(EvalOptions opts) {
   std::printf("%s on %s (%s, %lld samples): top-1 %.2f%%, top-5 %.2f%%, loss %.4f\n",
               loaded.model_name.c_str(), data.c_str(), split_name.c_str(), (long long)r.count,
               100.0 * r.top1, 100.0 * r.top5, r.loss);
-  std::printf("%-20s %9s %7s\n", "class", "accuracy", "count");
-  for (size_t c = 0; c < per_class.size(); ++c) {
-    std::printf("%-20s %8.2f%% %7lld\n", loaded.class_names[c].c_str(), 100.0 * per_class[c],
-                (long long)r.class_count(c));
+  // Recall is the class's accuracy (correct / samples of that class).
+  std::printf("%-20s %10s %10s %10s %7s\n", "class", "precision", "recall", "F1", "count");
+  for (size_t c = 0; c < recall.size(); ++c) {
+    std::printf("%-20s %9.2f%% %9.2f%% %9.2f%% %7lld\n", loaded.class_names[c].c_str(),
+                100.0 * precision[c], 100.0 * recall[c], 100.0 * f1[c], (long long)r.class_count(c));
   }
+  std::printf("%-20s %9.2f%% %9.2f%% %9.2f%% %7lld\n", "macro average", 100.0 * r.macro_precision(),
+              100.0 * r.macro_recall(), 100.0 * r.macro_f1(), (long long)r.count);
 }
 
 }  // namespace
@@ -114,6 +151,11 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--transform-input", opts->transform_input,
                 "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "
                 "torchvision's pretrained GoogLeNet does (torchvision sets this with its weights)");
+  cmd->add_option("--confusion", opts->confusion,
+                  "Write the confusion matrix as a PNG here; default: confusion.png "
+                  "(confusion-train.png for --split train) in the run directory when the weights "
+                  "are runs/<name>/checkpoints/*.pt, else in the current directory; '' for none");
+  cmd->add_flag("--no-confusion", opts->no_confusion, "Do not write the confusion-matrix PNG");
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_eval(*opts); });
 }

@@ -20,7 +20,7 @@ median() { /usr/bin/python3 -c "import statistics,sys; print(statistics.median(f
 rate() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['images_per_s'])"; }
 zoo_runs=() py_runs=()
 for round in $(seq "$rounds"); do
-  zoo_runs+=("$(build/zoo bench --data "$jpegs" --model resnet50 --batch-size 32 --workers 2 --json | rate)")
+  zoo_runs+=("$(build/zoo bench resnet50 --data "$jpegs" --batch-size 32 --workers 2 --json | rate)")
   py_runs+=("$(/usr/bin/python3 scripts/bench/imagefolder_torch.py "$jpegs" --batch-size 32 --workers 2 | rate)")
   echo "round $round: zoo ${zoo_runs[-1]} img/s, torchvision ${py_runs[-1]} img/s" >&2
 done
