@@ -78,6 +78,13 @@ nlohmann::json resume_overrides(const TrainOptions& opts, const CLI::App& cmd) {
   return overrides;
 }
 
+// Why a run ended, in the words of its flags.
+std::string ended_by(const std::string& stop_reason) {
+  if (stop_reason == "max_steps") return "stopped at --max-steps";
+  if (stop_reason == "patience") return "stopped early: --patience";
+  return "all --epochs done";
+}
+
 void run_train(const TrainOptions& opts, const CLI::App& cmd) {
   TrainSummary summary;
   if (!opts.resume.empty()) {
@@ -88,15 +95,15 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
   }
   const auto& m = summary.final_metrics;
   if (m.is_null()) {
-    std::printf("nothing to train: the run already ended (%s) after %lld epochs, %lld steps; run: %s\n",
-                summary.stop_reason.c_str(), (long long)summary.epochs_done,
+    std::printf("nothing to train: the run already ended (%s) after %lld epochs, %lld steps; "
+                "HINT: raise --epochs or --max-steps; run: %s\n",
+                ended_by(summary.stop_reason).c_str(), (long long)summary.epochs_done,
                 (long long)summary.steps_done, summary.run_dir.c_str());
     return;
   }
   const bool percent = summary.best_metric != "val_loss";
-  const std::string why = summary.stop_reason == "max_steps" ? " (stopped at --max-steps)"
-                          : summary.stop_reason == "patience" ? " (stopped early: --patience)"
-                                                              : "";
+  const std::string why =
+      summary.stop_reason == "epochs" ? "" : " (" + ended_by(summary.stop_reason) + ")";
   std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs, %lld steps%s; "
               "best %s %.4g%s; run: %s\n",
               summary.val_name.c_str(), 100.0 * m["val_top1"].get<double>(),
