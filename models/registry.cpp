@@ -96,6 +96,10 @@ const ModelInfo& find_model(const std::string& name) {
                     "; HINT: `zoo list` describes them");
 }
 
+int64_t default_num_classes(const ModelInfo& info) {
+  return info.default_data == "imagenet" ? 1000 : 10;
+}
+
 Classifier build_classifier(const std::string& name, ModelOptions options) {
   const ModelInfo& info = find_model(name);
   if (info.kind != ModelKind::kClassifier) {

@@ -49,6 +49,9 @@ struct ModelInfo {
 const std::vector<ModelInfo>& model_table();
 // Throws a usage Error listing the known names when name is unknown.
 const ModelInfo& find_model(const std::string& name);
+// The class count the registry's figures (and `zoo list`, `zoo info`, `zoo bench`) assume:
+// 1000 for ImageNet models, 10 otherwise.
+int64_t default_num_classes(const ModelInfo& info);
 // Builds the classifier `name` with options whose zero fields are filled from the registry.
 Classifier build_classifier(const std::string& name, ModelOptions options);
 // Comma-separated list of every registered name, for error messages.

@@ -20,11 +20,10 @@ namespace {
 using test::run_zoo;
 using test::TempDir;
 
-int64_t default_classes(const ModelInfo& info) { return info.default_data == "imagenet" ? 1000 : 10; }
 
 Classifier build_default(const std::string& name) {
   ModelOptions options;
-  options.num_classes = default_classes(find_model(name));
+  options.num_classes = default_num_classes(find_model(name));
   return build_classifier(name, options);
 }
 

@@ -97,7 +97,7 @@ void run_info(const InfoOptions& opts) {
   }
   const auto shape = parse_input(opts.input, info.input_shape);
   ModelOptions options;
-  options.num_classes = opts.num_classes > 0 ? opts.num_classes : info.default_data == "imagenet" ? 1000 : 10;
+  options.num_classes = opts.num_classes > 0 ? opts.num_classes : default_num_classes(info);
   options.in_channels = shape[0];
   options.input_size = shape[1];
   Classifier model = build_classifier(info.name, options);

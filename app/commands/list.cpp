@@ -37,7 +37,7 @@ void run_list(const ListOptions& opts) {
                           {"input", {info.input_shape[0], info.input_shape[1], info.input_shape[2]}},
                           {"description", info.description}};
     if (info.kind == ModelKind::kClassifier) {
-      row["num_classes"] = info.default_data == "imagenet" ? 1000 : 10;
+      row["num_classes"] = default_num_classes(info);
       row["parameters"] = info.parameters;
       row["macs"] = info.macs;
     }

@@ -102,7 +102,7 @@ BenchResult run_model_bench(const BenchOptions& options) {
 
   BenchResult r;
   r.options = options;
-  const int64_t default_classes = info.default_data == "imagenet" ? 1000 : 10;
+  const int64_t default_classes = default_num_classes(info);
   if (r.options.num_classes == 0) r.options.num_classes = default_classes;
   if (r.options.input_size == 0) r.options.input_size = info.input_shape[1];
   r.input = {info.input_shape[0], r.options.input_size, r.options.input_size};
