@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -21,13 +20,6 @@ struct TrainOptions {
   std::string config_file;
   std::string resume;
 };
-
-// The flag name of a TrainConfig key: "batch_size" -> "--batch-size".
-std::string flag_of(const std::string& key) {
-  std::string flag = "--" + key;
-  for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
-  return flag;
-}
 
 // Reads --config and lets the flags the user typed win over it.
 TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
@@ -60,20 +52,14 @@ TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
   }
 }
 
-// With --resume only the resumable options may be typed; they become the overrides.
+// With --resume, the options typed on the command line become the overrides; resume() refuses
+// those that would change the run.
 nlohmann::json resume_overrides(const TrainOptions& opts, const CLI::App& cmd) {
-  const nlohmann::json typed_values = to_json(opts.config);
+  const nlohmann::json options = to_json(opts.config);
   nlohmann::json overrides = nlohmann::json::object();
-  const auto& allowed = resume_overridable();
-  for (const auto& item : typed_values.items()) {
+  for (const auto& item : options.items()) {
     const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag_of(item.key())) > 0;
-    if (!typed) continue;
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
-      throw usage_error(flag_of(item.key()) + " cannot be given with --resume: the run continues "
-                        "with the options it was started with; HINT: only --epochs, --max-steps, "
-                        "--patience, --workers and --quiet may change on resume");
-    }
-    overrides[item.key()] = item.value();
+    if (typed) overrides[item.key()] = item.value();
   }
   return overrides;
 }

@@ -39,6 +39,12 @@ bool one_of(const std::string& v, std::initializer_list<const char*> choices) {
 
 }  // namespace
 
+std::string flag_of(const std::string& key) {
+  std::string flag = "--" + key;
+  for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
+  return flag;
+}
+
 bool higher_is_better(const std::string& metric) { return metric != "val_loss"; }
 
 void validate(const TrainConfig& c) {

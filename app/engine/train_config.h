@@ -75,6 +75,9 @@ TrainConfig train_config_from_json(const nlohmann::json& j);
 // Throws usage_error naming the flag when a value is out of range or options conflict.
 void validate(const TrainConfig& c);
 
+// The command-line flag of a TrainConfig key: "batch_size" -> "--batch-size".
+std::string flag_of(const std::string& key);
+
 // Whether a larger value of `metric` (val_top1, val_loss, ...) is better.
 bool higher_is_better(const std::string& metric);
 

@@ -451,27 +451,27 @@ TrainSummary train(const TrainConfig& config) {
   return fit(run);
 }
 
-const std::vector<std::string>& resume_overridable() {
-  static const std::vector<std::string> keys = {"epochs", "max_steps", "patience", "workers", "quiet"};
-  return keys;
-}
-
 TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& overrides) {
+  // What may change on resume: the plan and what does not touch the numbers.
+  static const std::vector<std::string> kOverridable = {"epochs", "max_steps", "patience",
+                                                        "workers", "quiet"};
+  for (const auto& item : overrides.items()) {
+    if (std::find(kOverridable.begin(), kOverridable.end(), item.key()) != kOverridable.end()) continue;
+    std::string allowed;
+    for (size_t i = 0; i < kOverridable.size(); ++i) {
+      allowed += (i == 0 ? "" : i + 1 == kOverridable.size() ? " and " : ", ") + flag_of(kOverridable[i]);
+    }
+    throw usage_error(flag_of(item.key()) + " cannot be given with --resume: the run continues "
+                      "with the options it was started with; HINT: only " + allowed +
+                      " may change on resume");
+  }
   std::error_code ec;
   fs::path dir = run_or_checkpoint;
   if (fs::is_regular_file(dir, ec)) dir = dir.parent_path().parent_path();  // runs/x/checkpoints/last.pt
   RunDir run_dir = RunDir::open(dir);
   Checkpoint peek = load_checkpoint(run_dir.last_checkpoint().string());
   nlohmann::json merged = peek.meta.at("config");
-  for (const auto& item : overrides.items()) {
-    const auto& allowed = resume_overridable();
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
-      throw usage_error("--resume continues " + dir.string() + " with its own options; '" +
-                        item.key() + "' cannot change; HINT: only epochs, max_steps, patience, "
-                        "workers and quiet may be given with --resume");
-    }
-    merged[item.key()] = item.value();
-  }
+  for (const auto& item : overrides.items()) merged[item.key()] = item.value();
   TrainConfig config = train_config_from_json(merged);
   validate(config);
   const Checkpoint ckpt = config.device == "cpu"

@@ -50,11 +50,9 @@ struct TrainSummary {
 // Trains config.model on config.data from scratch.
 TrainSummary train(const TrainConfig& config);
 // Continues the run in `run_or_checkpoint` (a run directory or a last.pt) exactly where it
-// stopped. `overrides` may change only epochs, max_steps, patience, workers and quiet (the
-// keys of its JSON form that are set); anything else would change what is being resumed.
+// stopped. `overrides` (TrainConfig keys) may change only epochs, max_steps, patience, workers
+// and quiet; anything else would change what is being resumed and is a usage error naming the
+// flag.
 TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& overrides = {});
-
-// The options `zoo train --resume` accepts besides the run (flag names without "--").
-const std::vector<std::string>& resume_overridable();
 
 }  // namespace zoo
