@@ -1,5 +1,5 @@
 // zoo's entry point: builds the CLI11 app from the subcommands, runs the chosen one and turns
-// exceptions into one error line and the exit codes of DESIGN.md (0 ok, 2 usage, 65 bad data,
+// exceptions into one error line and the documented exit codes (0 ok, 2 usage, 65 bad data,
 // 66 missing input, 70 internal, 74 I/O, 130/143 signal). The only place that exits.
 #include "app/commands/commands.h"
 #include "app/engine/allocator.h"

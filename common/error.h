@@ -1,6 +1,6 @@
 // zoo::Error: the one exception type library code throws. Each carries a kind that main()
-// maps to an exit code (DESIGN.md, "CLI conventions"). Messages are one line: what was wrong,
-// where, and a hint. Header-only so models/ and data/ stay free of our other libraries.
+// maps to an exit code (main.cpp; README "Exit codes"). Messages are one line: what was wrong,
+// where, and a hint. Header-only; every library uses it.
 #pragma once
 
 #include <stdexcept>

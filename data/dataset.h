@@ -1,8 +1,12 @@
-// The dataset contract between data formats and the loader: random access to samples that are
-// decoded and transformed straight into a preallocated float slot of the batch tensor. A
-// sample's randomness (augmentation) comes only from the seed the loader passes, derived from
-// (run seed, epoch, index), so batches are identical whatever the number of worker threads.
+// The dataset contract between data formats and the loader: random access to samples, and a
+// collate step that makes a batch of them. The default collate decodes and transforms image
+// samples straight into a preallocated float slot of the batch tensor ("inputs") beside their
+// labels ("targets"); a format whose samples vary in size (captions) overrides it. A sample's
+// randomness (augmentation) comes only from the seed the loader passes, derived from (run
+// seed, epoch, index), so batches are identical whatever the number of worker threads.
 #pragma once
+
+#include "data/batch.h"
 
 #include <array>
 #include <cstdint>
@@ -41,6 +45,11 @@ class Dataset {
   virtual std::array<int64_t, 2> source_size(size_t /*index*/) const {
     return {spec().height, spec().width};
   }
+  // The batch of samples `indices` (seeds[i] is sample i's seed), numbered `index`. The default
+  // stacks load() into "inputs" N x C x H x W and label() into "targets" N; a sample that fails
+  // to load is left out with one warning naming it and counted in *skipped.
+  virtual Batch collate(const std::vector<size_t>& indices, const std::vector<uint64_t>& seeds,
+                        int64_t index, int64_t* skipped) const;
 };
 
 // A dataset and its context: splits share class names.

@@ -3,8 +3,6 @@
 
 #include "common/error.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -76,29 +74,19 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
 }
 
 Batch Loader::build(int64_t epoch, int64_t batch_index, const std::vector<size_t>& order) {
-  const SampleSpec& spec = dataset_->spec();
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, order.size());
-  auto input = torch::empty({end - begin, spec.channels, spec.height, spec.width});
-  auto target = torch::empty({end - begin}, torch::kInt64);
-  float* in = input.data_ptr<float>();
-  int64_t* tg = target.data_ptr<int64_t>();
-  int64_t n = 0, skipped = 0;
-  for (int64_t i = begin; i < end; ++i) {
-    const size_t index = order[i];
-    try {
-      dataset_->load(index, in + n * spec.numel(), sample_seed(options_.seed, epoch, index));
-      tg[n++] = dataset_->label(index);
-    } catch (const Error& e) {
-      spdlog::warn("skipping unreadable sample {}: {}", dataset_->describe(index), e.what());
-      ++skipped;
-    }
-  }
+  std::vector<size_t> indices(order.begin() + begin, order.begin() + end);
+  std::vector<uint64_t> seeds;
+  seeds.reserve(indices.size());
+  for (size_t index : indices) seeds.push_back(sample_seed(options_.seed, epoch, index));
+  int64_t skipped = 0;
+  Batch batch = dataset_->collate(indices, seeds, batch_index, &skipped);
   if (skipped) {
     std::lock_guard<std::mutex> lock(mutex_);
     skipped_ += skipped;
   }
-  return {input.narrow(0, 0, n), target.narrow(0, 0, n), batch_index};
+  return batch;
 }
 
 void Loader::worker_loop() {

@@ -1,8 +1,9 @@
-// The batch loader: a pool of worker threads that load samples straight into preallocated
-// batch tensors ahead of the trainer, through a bounded window of `prefetch` batches. The
-// order of samples is a per-epoch shuffle from the seed (our own RNG, not LibTorch's), and
-// every sample gets a seed from (seed, epoch, index), so batches are bit-identical whatever
-// the worker count. A sample that fails to load is skipped with one warning naming it.
+// The batch loader: a pool of worker threads that run the dataset's collate step (for images:
+// samples loaded straight into preallocated batch tensors) ahead of the trainer, through a
+// bounded window of `prefetch` batches. The order of samples is a per-epoch shuffle from the
+// seed (our own RNG, not LibTorch's), and every sample gets a seed from (seed, epoch, index),
+// so batches are bit-identical whatever the worker count. A sample that fails to load is
+// skipped with one warning naming it.
 #pragma once
 
 #include "data/dataset.h"
@@ -29,26 +30,17 @@ struct LoaderOptions {
   uint64_t seed = 0;
 };
 
-struct Batch {
-  torch::Tensor input;   // N x C x H x W float
-  torch::Tensor target;  // N int64
-  int64_t index = 0;     // batch number within the epoch
-};
-
-class Loader {
+class Loader : public BatchSource {
  public:
   Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options);
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  int64_t batches_per_epoch() const;
-  // Starts (or restarts) an epoch at batch `first_batch` (for exact resume).
-  void start_epoch(int64_t epoch, int64_t first_batch = 0);
-  // The next batch of the epoch in order, or nullopt at its end.
-  std::optional<Batch> next();
-  // Samples skipped as unreadable so far in this epoch.
-  int64_t skipped() const;
+  int64_t batches_per_epoch() const override;
+  void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
+  std::optional<Batch> next() override;
+  int64_t skipped() const override;
   const Dataset& dataset() const { return *dataset_; }
 
  private:

@@ -22,54 +22,53 @@ constexpr Normalization kImageNetNorm{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.22
 constexpr Normalization kFashionMnistNorm{{0.2860, 0.2860, 0.2860}, {0.3530, 0.3530, 0.3530}};
 
 std::vector<ModelInfo> make_table() {
-  const auto cls = ModelKind::kClassifier;
   return {
-      // name     family   kind builder  input        normalization      data
+      // name     family   builder  input        normalization      data
       //        parameters, multiply-adds (conv + linear, at the default input and class count
       //        of `zoo list`: 1000 for ImageNet models, 10 otherwise; test_info recomputes both),
       //        description
-      {"lenet5", "lenet", cls, lenet5, {1, 28, 28}, kFashionMnistNorm, "fashion-mnist",
+      {"lenet5", "lenet", lenet5, {1, 28, 28}, kFashionMnistNorm, "fashion-mnist",
            61706,      416520, "LeNet-5 (LeCun et al. 1998), ReLU + max-pool form, 61.7k parameters"},
-      {"alexnet", "alexnet", cls, alexnet, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"alexnet", "alexnet", alexnet, {3, 224, 224}, kImageNetNorm, "imagenet",
         61100840,   714188480, "AlexNet (Krizhevsky et al. 2012), torchvision's 64-192-384-256-256 form, 61.1M parameters"},
-      {"alexnet2012", "alexnet", cls, alexnet2012, {3, 227, 227}, kImageNetNorm, "imagenet",
+      {"alexnet2012", "alexnet", alexnet2012, {3, 227, 227}, kImageNetNorm, "imagenet",
         62378344,  1135256096, "AlexNet as in the 2012 paper (96-256-384-384-256, LRN), one-GPU form, 62.4M parameters"},
-      {"vgg11", "vgg", cls, vgg11, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg11", "vgg", vgg11, {3, 224, 224}, kImageNetNorm, "imagenet",
        132863336,  7609090048, "VGG-11 (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
-      {"vgg13", "vgg", cls, vgg13, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg13", "vgg", vgg13, {3, 224, 224}, kImageNetNorm, "imagenet",
        133047848, 11308466176, "VGG-13 (Simonyan & Zisserman 2015), configuration B, 133.0M parameters"},
-      {"vgg16", "vgg", cls, vgg16, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg16", "vgg", vgg16, {3, 224, 224}, kImageNetNorm, "imagenet",
        138357544, 15470264320, "VGG-16 (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
-      {"vgg19", "vgg", cls, vgg19, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg19", "vgg", vgg19, {3, 224, 224}, kImageNetNorm, "imagenet",
        143667240, 19632062464, "VGG-19 (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
-      {"vgg11_bn", "vgg", cls, vgg11_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg11_bn", "vgg", vgg11_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
        132868840,  7609090048, "VGG-11 with batch norm (Simonyan & Zisserman 2015), configuration A, 132.9M parameters"},
-      {"vgg13_bn", "vgg", cls, vgg13_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg13_bn", "vgg", vgg13_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
        133053736, 11308466176, "VGG-13 with batch norm (Simonyan & Zisserman 2015), configuration B, 133.1M parameters"},
-      {"vgg16_bn", "vgg", cls, vgg16_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg16_bn", "vgg", vgg16_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
        138365992, 15470264320, "VGG-16 with batch norm (Simonyan & Zisserman 2015), configuration D, 138.4M parameters"},
-      {"vgg19_bn", "vgg", cls, vgg19_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"vgg19_bn", "vgg", vgg19_bn, {3, 224, 224}, kImageNetNorm, "imagenet",
        143678248, 19632062464, "VGG-19 with batch norm (Simonyan & Zisserman 2015), configuration E, 143.7M parameters"},
-      {"resnet18", "resnet", cls, resnet18, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"resnet18", "resnet", resnet18, {3, 224, 224}, kImageNetNorm, "imagenet",
         11689512,  1814073344, "ResNet-18 (He et al. 2016), basic blocks 2-2-2-2, 11.7M parameters"},
-      {"resnet34", "resnet", cls, resnet34, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"resnet34", "resnet", resnet34, {3, 224, 224}, kImageNetNorm, "imagenet",
         21797672,  3663761408, "ResNet-34 (He et al. 2016), basic blocks 3-4-6-3, 21.8M parameters"},
-      {"resnet50", "resnet", cls, resnet50, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"resnet50", "resnet", resnet50, {3, 224, 224}, kImageNetNorm, "imagenet",
         25557032,  4089184256, "ResNet-50 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-6-3, 25.6M parameters"},
-      {"resnet101", "resnet", cls, resnet101, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"resnet101", "resnet", resnet101, {3, 224, 224}, kImageNetNorm, "imagenet",
         44549160,  7801405440, "ResNet-101 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-23-3, 44.5M parameters"},
-      {"resnet152", "resnet", cls, resnet152, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"resnet152", "resnet", resnet152, {3, 224, 224}, kImageNetNorm, "imagenet",
         60192808, 11513626624, "ResNet-152 (He et al. 2016), torchvision's v1.5 bottlenecks 3-8-36-3, 60.2M parameters"},
       // -- alexnet, vgg, resnet rows --
-      {"googlenet", "googlenet", cls, googlenet, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"googlenet", "googlenet", googlenet, {3, 224, 224}, kImageNetNorm, "imagenet",
          6624904,  1498376192, "GoogLeNet / Inception v1 (Szegedy et al. 2014), torchvision's BN form, 6.6M parameters"},
-      {"densenet121", "densenet", cls, densenet121, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"densenet121", "densenet", densenet121, {3, 224, 224}, kImageNetNorm, "imagenet",
          7978856,  2834161664, "DenseNet-121 (Huang et al. 2017), growth 32, blocks 6-12-24-16, 8.0M parameters"},
-      {"densenet161", "densenet", cls, densenet161, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"densenet161", "densenet", densenet161, {3, 224, 224}, kImageNetNorm, "imagenet",
         28681000,  7727907072, "DenseNet-161 (Huang et al. 2017), growth 48, blocks 6-12-36-24, 28.7M parameters"},
-      {"densenet169", "densenet", cls, densenet169, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"densenet169", "densenet", densenet169, {3, 224, 224}, kImageNetNorm, "imagenet",
         14149480,  3359843328, "DenseNet-169 (Huang et al. 2017), growth 32, blocks 6-12-32-32, 14.1M parameters"},
-      {"densenet201", "densenet", cls, densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
+      {"densenet201", "densenet", densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
         20013928,  4291365888, "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
       // -- googlenet, densenet rows --
   };
@@ -102,9 +101,6 @@ int64_t default_num_classes(const ModelInfo& info) {
 
 Classifier build_classifier(const std::string& name, ModelOptions options) {
   const ModelInfo& info = find_model(name);
-  if (info.kind != ModelKind::kClassifier) {
-    throw usage_error("model '" + name + "' is a sequence model, not an image classifier");
-  }
   if (options.num_classes <= 0) {
     throw usage_error("--num-classes must be positive, got " + std::to_string(options.num_classes));
   }

@@ -27,15 +27,12 @@ struct Normalization {
   std::array<double, 3> std{1.0, 1.0, 1.0};
 };
 
-enum class ModelKind { kClassifier, kSequence };
-
 using ClassifierBuilder = std::function<Classifier(const ModelOptions&)>;
 
 struct ModelInfo {
   std::string name;
   std::string family;
-  ModelKind kind = ModelKind::kClassifier;
-  ClassifierBuilder build;                // set for classifiers
+  ClassifierBuilder build;
   std::array<int64_t, 3> input_shape{};  // C, H, W at the default input size
   Normalization norm;
   std::string default_data;               // what `--data` defaults to for this model

@@ -93,9 +93,9 @@ TEST(ImageFolder, ClassesCountsAndUnreadableFiles) {
     loader.start_epoch(0);
     int64_t n = 0;
     while (auto b = loader.next()) {
-      n += b->target.size(0);
-      ASSERT_EQ(b->input.size(1), 3);
-      ASSERT_EQ(b->input.size(2), 32);
+      n += b->size();
+      ASSERT_EQ(b->inputs().size(1), 3);
+      ASSERT_EQ(b->inputs().size(2), 32);
     }
     EXPECT_EQ(n, 5);
     EXPECT_EQ(loader.skipped(), 3);
@@ -395,7 +395,7 @@ TEST(Loader, ImageFolderBatchesIdenticalAcrossWorkerCounts) {
     Loader loader(s.train, lo);
     loader.start_epoch(1);
     std::vector<torch::Tensor> out;
-    while (auto b = loader.next()) out.push_back(torch::cat({b->input.flatten(), b->target.to(torch::kFloat)}));
+    while (auto b = loader.next()) out.push_back(torch::cat({b->inputs().flatten(), b->targets().to(torch::kFloat)}));
     return out;
   };
   const auto ref = epoch(0);

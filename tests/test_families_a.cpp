@@ -10,9 +10,9 @@
 #include "models/alexnet.h"
 #include "models/registry.h"
 #include "models/resnet.h"
-#include "models/state_dict.h"
+#include "weights/state_dict.h"
 #include "models/vgg.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 
 #include <gtest/gtest.h>
 #include <torch/nn/modules/container/sequential.h>

@@ -9,8 +9,8 @@
 #include "models/densenet.h"
 #include "models/googlenet.h"
 #include "models/registry.h"
-#include "models/state_dict.h"
-#include "models/weights_io.h"
+#include "weights/state_dict.h"
+#include "weights/weights_io.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

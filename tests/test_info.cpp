@@ -5,7 +5,7 @@
 // (in.numel() * out_features) at 1x3x224x224, eval mode, aux heads off.
 #include "models/profile.h"
 #include "models/registry.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -82,7 +82,6 @@ TEST(Stages, RegistryFiguresAndStagesEqualForward) {
   torch::manual_seed(0);
   int checked = 0;
   for (const auto& info : model_table()) {
-    if (info.kind != ModelKind::kClassifier) continue;
     SCOPED_TRACE(info.name);
     auto model = build_default(info.name);
     EXPECT_EQ(count_parameters(*model), info.parameters);

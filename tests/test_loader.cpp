@@ -42,7 +42,7 @@ std::vector<torch::Tensor> epoch_batches(int workers, int64_t epoch, uint64_t se
   Loader loader(std::make_shared<CountingDataset>(100, broken), o);
   loader.start_epoch(epoch, first);
   std::vector<torch::Tensor> out;
-  while (auto b = loader.next()) out.push_back(b->input.clone());
+  while (auto b = loader.next()) out.push_back(b->inputs().clone());
   return out;
 }
 
@@ -102,8 +102,8 @@ TEST(Loader, SkipsUnreadableSamples) {
   loader.start_epoch(0);
   int64_t total = 0;
   while (auto b = loader.next()) {
-    total += b->input.size(0);
-    EXPECT_EQ(b->input.size(0), b->target.size(0));
+    total += b->inputs().size(0);
+    EXPECT_EQ(b->inputs().size(0), b->targets().size(0));
   }
   EXPECT_EQ(total, 99);
   EXPECT_EQ(loader.skipped(), 1);

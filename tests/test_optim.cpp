@@ -196,33 +196,32 @@ TEST(Schedules, PlateauDecaysAfterPatienceAndRoundTrips) {
   c.gamma = 0.5;
   c.min_lr = 0.2;
   LrSchedule s(c, 10);
-  EXPECT_FALSE(s.observe(0.50));   // first value: the best
-  EXPECT_FALSE(s.observe(0.60));   // better
-  EXPECT_FALSE(s.observe(0.60));   // 1 bad epoch
-  EXPECT_FALSE(s.observe(0.600001));  // within the 1e-4 relative threshold: 2 bad epochs
+  EXPECT_FALSE(s.observe(0.50, Goal::kMax));   // first value: the best
+  EXPECT_FALSE(s.observe(0.60, Goal::kMax));   // better
+  EXPECT_FALSE(s.observe(0.60, Goal::kMax));   // 1 bad epoch
+  EXPECT_FALSE(s.observe(0.600001, Goal::kMax));  // within the 1e-4 relative threshold: 2 bad epochs
   EXPECT_DOUBLE_EQ(s.lr(0), 1.0);
-  EXPECT_TRUE(s.observe(0.55));    // 3 > patience: decay
+  EXPECT_TRUE(s.observe(0.55, Goal::kMax));    // 3 > patience: decay
   EXPECT_DOUBLE_EQ(s.lr(0), 0.5);
   LrSchedule restored(c, 10);
   restored.load_state(s.state());
   EXPECT_DOUBLE_EQ(restored.lr(7), 0.5);
-  EXPECT_FALSE(restored.observe(0.1));
-  EXPECT_FALSE(restored.observe(0.1));
-  EXPECT_TRUE(restored.observe(0.1));  // the bad-epoch count resets after each decay
+  EXPECT_FALSE(restored.observe(0.1, Goal::kMax));
+  EXPECT_FALSE(restored.observe(0.1, Goal::kMax));
+  EXPECT_TRUE(restored.observe(0.1, Goal::kMax));  // the bad-epoch count resets after each decay
   EXPECT_DOUBLE_EQ(restored.lr(0), 0.25);
-  EXPECT_FALSE(restored.observe(0.1));
-  EXPECT_FALSE(restored.observe(0.1));
-  EXPECT_TRUE(restored.observe(0.1));
+  EXPECT_FALSE(restored.observe(0.1, Goal::kMax));
+  EXPECT_FALSE(restored.observe(0.1, Goal::kMax));
+  EXPECT_TRUE(restored.observe(0.1, Goal::kMax));
   EXPECT_DOUBLE_EQ(restored.lr(0), 0.2);  // floored at --min-lr
-  for (int i = 0; i < 3; ++i) EXPECT_FALSE(restored.observe(0.1));  // at the floor: no decay
-  // val_loss: lower is better.
-  c.best_metric = "val_loss";
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(restored.observe(0.1, Goal::kMax));  // at the floor: no decay
+  // A lower-is-better metric (a loss).
   LrSchedule loss(c, 10);
-  loss.observe(1.0);
-  loss.observe(0.9);
-  loss.observe(0.95);
-  loss.observe(0.95);
-  EXPECT_TRUE(loss.observe(0.95));
+  loss.observe(1.0, Goal::kMin);
+  loss.observe(0.9, Goal::kMin);
+  loss.observe(0.95, Goal::kMin);
+  loss.observe(0.95, Goal::kMin);
+  EXPECT_TRUE(loss.observe(0.95, Goal::kMin));
 }
 
 TEST(Schedules, MaxStepsShortensThePlan) {

@@ -2,6 +2,7 @@
 // carry ink in the series and heat-map colours, tolerate missing keys, and are written
 // atomically (no temporary left behind, a failed write leaves no partial file).
 #include "app/engine/plots.h"
+#include "app/engine/tasks/classification.h"
 #include "common/error.h"
 #include "test_util.h"
 
@@ -18,6 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::TempDir;
+
+const std::vector<MetricSpec> kClassification = ClassificationTask::declared_metrics();
 
 // Pixels within `tol` of a BGR colour.
 int count_color(const cv::Mat& img, cv::Vec3b bgr, int tol = 30) {
@@ -64,7 +67,7 @@ std::vector<nlohmann::json> training_rows(int epochs, int steps_per_epoch) {
 TEST(Plots, CurvesPngHasThreePanelsWithCurves) {
   TempDir dir;
   const std::string path = dir / "curves.png";
-  write_curves_png(path, training_rows(5, 20));
+  write_curves_png(path, training_rows(5, 20), kClassification);
   keep(path);
   const cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
   ASSERT_FALSE(img.empty()) << "not a readable PNG";
@@ -84,9 +87,33 @@ TEST(Plots, CurvesPngHasThreePanelsWithCurves) {
   EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"curves.png"});  // no temporary left
 }
 
+TEST(Plots, CurvesFollowTheDeclaredMetrics) {
+  // A task that declares only a loss gets two panels (loss, learning rate); one that declares
+  // a perplexity gets its curves, not classification's.
+  TempDir dir;
+  const std::vector<MetricSpec> loss_only = {{"loss", "loss", Goal::kMin, MetricFormat::kDecimal, true}};
+  write_curves_png(dir / "loss.png", training_rows(3, 5), loss_only);
+  cv::Mat img = cv::imread(dir / "loss.png");
+  ASSERT_FALSE(img.empty());
+  EXPECT_EQ(img.cols, 1040);
+  EXPECT_GT(count_color(img, {40, 39, 214}), 100);  // the lr curve
+  std::vector<nlohmann::json> rows;
+  for (int e = 1; e <= 4; ++e) {
+    rows.push_back({{"kind", "epoch"}, {"epoch", e}, {"step", 10 * e}, {"train_loss", 2.0 / e},
+                    {"val_loss", 2.1 / e}, {"val_ppl", 8.0 / e}});
+  }
+  const std::vector<MetricSpec> lm = {loss_only[0], {"ppl", "perplexity", Goal::kMin, MetricFormat::kDecimal, false}};
+  write_curves_png(dir / "lm.png", rows, lm);
+  img = cv::imread(dir / "lm.png");
+  ASSERT_FALSE(img.empty());
+  EXPECT_EQ(img.cols, 1560);
+  // The perplexity panel's one series (val, first colour of the palette) has ink.
+  EXPECT_GT(count_color(img(cv::Rect(520, 0, 520, 420)), {180, 119, 31}), 100);
+}
+
 TEST(Plots, CurvesToleratesMissingKeysAndNoRows) {
   TempDir dir;
-  write_curves_png(dir / "empty.png", {});
+  write_curves_png(dir / "empty.png", {}, kClassification);
   cv::Mat img = cv::imread(dir / "empty.png");
   ASSERT_FALSE(img.empty());
   EXPECT_EQ(count_color(img, {180, 119, 31}), 0);  // no curve
@@ -95,7 +122,7 @@ TEST(Plots, CurvesToleratesMissingKeysAndNoRows) {
                                       nlohmann::json("not an object"),
                                       {{"epoch", "two"}, {"val_top1", 0.5}},
                                       {{"kind", "step"}, {"lr", 0.1}}};
-  write_curves_png(dir / "sparse.png", rows);
+  write_curves_png(dir / "sparse.png", rows, kClassification);
   keep(dir / "sparse.png");
   keep(dir / "empty.png");
   img = cv::imread(dir / "sparse.png");
@@ -106,23 +133,23 @@ TEST(Plots, CurvesToleratesMissingKeysAndNoRows) {
 TEST(Plots, CurvesReplaceAtomically) {
   TempDir dir;
   const std::string path = dir / "curves.png";
-  write_curves_png(path, training_rows(1, 5));
+  write_curves_png(path, training_rows(1, 5), kClassification);
   const std::string first = test::read_file(path);
-  write_curves_png(path, training_rows(4, 5));
+  write_curves_png(path, training_rows(4, 5), kClassification);
   EXPECT_NE(test::read_file(path), first);
   EXPECT_EQ(entries(dir.path()).size(), 1u);
   // A destination that cannot be replaced (a directory) fails with an I/O error naming it, and
   // leaves no temporary behind.
   fs::create_directory(dir / "taken.png");
   try {
-    write_curves_png(dir / "taken.png", training_rows(2, 5));
+    write_curves_png(dir / "taken.png", training_rows(2, 5), kClassification);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kIO);
     EXPECT_NE(std::string(e.what()).find("taken.png"), std::string::npos);
   }
   EXPECT_EQ(entries(dir.path()).size(), 2u);
-  EXPECT_THROW(write_curves_png(dir / "no/such/dir/c.png", {}), Error);
+  EXPECT_THROW(write_curves_png(dir / "no/such/dir/c.png", {}, kClassification), Error);
 }
 
 TEST(Plots, ConfusionPngTenClasses) {

@@ -8,7 +8,7 @@
 #include "app/engine/model_io.h"
 #include "data/class_names.h"
 #include "data/image.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>

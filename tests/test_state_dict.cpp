@@ -1,7 +1,7 @@
 // State dicts: PyTorch's key order, and the load report (strict refuses, non-strict reports).
 #include "common/error.h"
 #include "models/registry.h"
-#include "models/state_dict.h"
+#include "weights/state_dict.h"
 
 #include <gtest/gtest.h>
 

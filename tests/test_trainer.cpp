@@ -78,7 +78,7 @@ TEST_F(TrainerTest, LearnsAndWritesRunDirectory) {
     const auto keys = epoch ? std::vector<const char*>{"epoch", "step", "lr", "train_loss",
                                                        "train_top1", "val_loss", "val_top1",
                                                        "val_top5", "images_per_s", "elapsed"}
-                            : std::vector<const char*>{"epoch", "step", "lr", "loss", "accuracy",
+                            : std::vector<const char*>{"epoch", "step", "lr", "loss", "top1",
                                                        "images_per_s", "elapsed"};
     for (const char* key : keys) EXPECT_TRUE(row.contains(key)) << key << " in " << line;
     EXPECT_GE(row["step"].get<int64_t>(), last_step);
@@ -90,7 +90,7 @@ TEST_F(TrainerTest, LearnsAndWritesRunDirectory) {
   std::ifstream csv(run / "metrics.csv");
   std::string header;
   std::getline(csv, header);
-  EXPECT_EQ(header, "kind,epoch,step,lr,loss,accuracy,images_per_s,elapsed,val_loss,val_top1,val_top5");
+  EXPECT_EQ(header, "kind,epoch,step,lr,loss,top1,images_per_s,elapsed,val_loss,val_top1,val_top5");
   int csv_rows = 0;
   for (std::string line; std::getline(csv, line); ++csv_rows) {
     EXPECT_EQ(std::count(line.begin(), line.end(), ','), 10) << line;

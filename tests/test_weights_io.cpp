@@ -1,11 +1,11 @@
-// Tests for models/weights_io (.pth zip and legacy, .safetensors), the weights-only unpickler
-// (models/pickle) and atomic writes (models/atomic_file). Fixtures are made in a temporary
+// Tests for weights/weights_io (.pth zip and legacy, .safetensors), the weights-only unpickler
+// (weights/pickle) and atomic writes (common/atomic_file). Fixtures are made in a temporary
 // directory: by LibTorch from C++, and by /usr/bin/python3 with torch through
 // scripts/fixtures/weights_fixtures.py (those tests skip when that interpreter lacks torch).
 #include "common/error.h"
-#include "models/atomic_file.h"
-#include "models/pickle.h"
-#include "models/weights_io.h"
+#include "common/atomic_file.h"
+#include "weights/pickle.h"
+#include "weights/weights_io.h"
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>

@@ -7,6 +7,7 @@
 #include "app/commands/commands.h"
 #include "app/engine/bench.h"
 #include "app/engine/trainer.h"
+#include "common/device.h"
 #include "common/error.h"
 
 #include <ATen/Parallel.h>

@@ -48,7 +48,7 @@ void run_bench_data(const BenchDataOptions& o) {
       if (in_epoch++ == 0) {
         start = Clock::now();
       } else {
-        images += batch->target.size(0);
+        images += batch->size();
         ++batches;
       }
       if (o.batches > 0 && in_epoch > o.batches) break;

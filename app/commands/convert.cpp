@@ -6,7 +6,7 @@
 #include "app/engine/checkpoint.h"
 #include "app/engine/model_io.h"
 #include "common/error.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 
 #include <spdlog/spdlog.h>
 
@@ -42,16 +42,10 @@ void run_convert(const ConvertOptions& opts) {
       Checkpoint ckpt = load_checkpoint(opts.input);
       sd = std::move(ckpt.model);
       metadata["zoo"] = ckpt.meta.dump();  // keeps the checkpoint's description alongside
-    } else if (in == WeightsFormat::kPth) {
-      sd = read_pth(opts.input);
     } else {
-      sd = read_safetensors(opts.input, &metadata);
+      sd = read_state_dict(opts.input, &metadata);
     }
-    if (out == WeightsFormat::kPth) {
-      write_pth(opts.output, sd);
-    } else {
-      write_safetensors(opts.output, sd, metadata);
-    }
+    write_state_dict(opts.output, sd, metadata);
   }
   std::printf("wrote %s (%s) from %s (%s)\n", opts.output.c_str(), weights_format_name(out),
               opts.input.c_str(), weights_format_name(in));

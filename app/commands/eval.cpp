@@ -6,6 +6,7 @@
 #include "app/engine/model_io.h"
 #include "app/engine/plots.h"
 #include "app/engine/trainer.h"
+#include "common/device.h"
 #include "common/error.h"
 #include "data/datasets.h"
 

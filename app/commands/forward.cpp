@@ -6,7 +6,7 @@
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
 #include "common/error.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 
 #include <torch/utils.h>
 

@@ -92,9 +92,6 @@ std::vector<LayerProfile> group_rows(const std::vector<LayerProfile>& rows, int 
 
 void run_info(const InfoOptions& opts) {
   const ModelInfo& info = find_model(opts.model);
-  if (info.kind != ModelKind::kClassifier) {
-    throw usage_error("zoo info covers image classifiers; '" + opts.model + "' is a sequence model");
-  }
   const auto shape = parse_input(opts.input, info.input_shape);
   ModelOptions options;
   options.num_classes = opts.num_classes > 0 ? opts.num_classes : default_num_classes(info);

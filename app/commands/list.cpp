@@ -36,11 +36,9 @@ void run_list(const ListOptions& opts) {
                           {"family", info.family},
                           {"input", {info.input_shape[0], info.input_shape[1], info.input_shape[2]}},
                           {"description", info.description}};
-    if (info.kind == ModelKind::kClassifier) {
-      row["num_classes"] = default_num_classes(info);
-      row["parameters"] = info.parameters;
-      row["macs"] = info.macs;
-    }
+    row["num_classes"] = default_num_classes(info);
+    row["parameters"] = info.parameters;
+    row["macs"] = info.macs;
     rows.push_back(row);
   }
   if (opts.json) {

@@ -3,6 +3,7 @@
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
 #include "app/engine/trainer.h"
+#include "common/device.h"
 #include "common/error.h"
 #include "data/image.h"
 

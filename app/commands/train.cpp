@@ -1,5 +1,5 @@
 // zoo train MODEL [flags]: trains a model from scratch (or --resume a run) and prints the
-// final validation accuracy. `--config run.json` sets any option; flags given on the command
+// final validation figures. `--config run.json` sets any option; flags given on the command
 // line override it.
 #include "app/commands/commands.h"
 #include "app/engine/trainer.h"
@@ -87,16 +87,14 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
                 (long long)summary.steps_done, summary.run_dir.c_str());
     return;
   }
-  const bool percent = summary.best_metric != "val_loss";
   const std::string why =
       summary.stop_reason == "epochs" ? "" : " (" + ended_by(summary.stop_reason) + ")";
-  std::printf("%s accuracy: %.2f%% (top-5 %.2f%%, loss %.4f) after %lld epochs, %lld steps%s; "
-              "best %s %.4g%s; run: %s\n",
-              summary.val_name.c_str(), 100.0 * m["val_top1"].get<double>(),
-              100.0 * m["val_top5"].get<double>(), m["val_loss"].get<double>(),
+  const MetricSpec& best = find_validation_metric(summary.metrics, summary.best_metric);
+  std::printf("%s: %s after %lld epochs, %lld steps%s; best %s %s; run: %s\n",
+              summary.val_name.c_str(), format_metrics(summary.metrics, m, "val_").c_str(),
               (long long)summary.epochs_done, (long long)summary.steps_done, why.c_str(),
-              summary.best_metric.c_str(), percent ? 100.0 * summary.best : summary.best,
-              percent ? "%" : "", summary.run_dir.c_str());
+              summary.best_metric.c_str(), format_metric(best, summary.best).c_str(),
+              summary.run_dir.c_str());
 }
 
 }  // namespace
@@ -190,9 +188,10 @@ void register_train(CLI::App& app) {
                 "Deterministic algorithms only (an op without one is an error); with it a resumed "
                 "run ends bit-identical to an uninterrupted one");
   // Outputs
-  option("--best-metric", c.best_metric, "What picks best.pt (and drives plateau and --patience): "
-         "val_top1, val_top5 or val_loss")
-      ->check(CLI::IsMember({"val_top1", "val_top5", "val_loss"}));
+  cmd->add_option("--best-metric", c.best_metric,
+                  "What picks best.pt (and drives plateau and --patience): a validation metric "
+                  "of the task (classifiers: val_top1, val_top5, val_loss); default: the task's "
+                  "own (val_top1 for classifiers)");
   option("--save-every", c.save_every, "Also write last.pt every N optimizer steps; 0: at epoch ends only");
   option("--log-every", c.log_every, "Optimizer steps per step row in metrics.jsonl/.csv");
   cmd->add_option("--name", c.name, "Run directory name under --runs-dir; default <model>-N");

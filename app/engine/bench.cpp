@@ -1,6 +1,7 @@
 // Model and matmul-peak benchmarks; see bench.h.
 #include "app/engine/bench.h"
 
+#include "common/device.h"
 #include "common/error.h"
 #include "models/profile.h"
 #include "models/registry.h"
@@ -93,9 +94,6 @@ PeakResult measure_matmul_peak(Precision precision, const torch::Device& device,
 BenchResult run_model_bench(const BenchOptions& options) {
   validate(options);
   const ModelInfo& info = find_model(options.model);
-  if (info.kind != ModelKind::kClassifier) {
-    throw usage_error("zoo bench covers image classifiers; '" + options.model + "' is a sequence model");
-  }
   const torch::Device device = parse_device(options.device);
   const Precision precision = parse_precision(options.precision, device);
   const bool train = options.mode == "train";

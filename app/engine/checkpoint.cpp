@@ -1,9 +1,10 @@
 // Checkpoint save/load; see checkpoint.h. Archive keys: "meta" (JSON string), "model"
-// (Dict[str, Tensor] in state-dict order), "optimizer" (nested archive), "rng_cpu" (tensor).
+// (Dict[str, Tensor] in state-dict order), "optimizer" (nested archive), "rng_cpu" and
+// "rng_cuda_N" (tensors), "task_state" (Dict[str, Tensor], only when the task has any).
 #include "app/engine/checkpoint.h"
 
 #include "common/error.h"
-#include "models/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
@@ -30,14 +31,19 @@ std::string hint() { return "HINT: pass a checkpoint written by zoo (runs/<name>
 }  // namespace
 
 void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDict& model,
-                     torch::optim::Optimizer* optimizer, bool with_rng) {
+                     torch::optim::Optimizer* optimizer, bool with_rng,
+                     const StateDict& task_state) {
   meta["format"] = kFormatName;
   meta["format_version"] = kCheckpointFormatVersion;
   torch::serialize::OutputArchive archive;
   archive.write("meta", c10::IValue(meta.dump()));
-  c10::Dict<std::string, at::Tensor> weights;
-  for (const auto& kv : model) weights.insert(kv.first, kv.second.detach().cpu());
-  archive.write("model", c10::IValue(weights));
+  auto to_dict = [](const StateDict& sd) {
+    c10::Dict<std::string, at::Tensor> dict;
+    for (const auto& kv : sd) dict.insert(kv.first, kv.second.detach().cpu());
+    return dict;
+  };
+  archive.write("model", c10::IValue(to_dict(model)));
+  if (!task_state.empty()) archive.write("task_state", c10::IValue(to_dict(task_state)));
   if (optimizer) {
     torch::serialize::OutputArchive opt;
     optimizer->save(opt);
@@ -114,6 +120,13 @@ Checkpoint load_checkpoint(const std::string& path, torch::Device device) {
   }
   for (const auto& item : weights.toGenericDict()) {
     ckpt.model.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  }
+  c10::IValue task_state;
+  if (archive.try_read("task_state", task_state)) {
+    if (!task_state.isGenericDict()) throw data_error("checkpoint " + path + " has a corrupt task state; " + hint());
+    for (const auto& item : task_state.toGenericDict()) {
+      ckpt.task_state.emplace_back(item.key().toStringRef(), item.value().toTensor());
+    }
   }
   torch::serialize::InputArchive opt;
   if (archive.try_read("optimizer", opt)) {

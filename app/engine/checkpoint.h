@@ -1,11 +1,12 @@
 // Native checkpoints (.pt): one file holding the model's state dict, the optimizer state, the
-// CPU (and CUDA) RNG states and a JSON metadata block (format version, model name and options, class
-// names, input shape, normalization, training position, metrics, resolved config), so that
-// eval, predict and resume need nothing else. The container is LibTorch's serialize archive
-// (a zip); writes are atomic (models/atomic_file.h).
+// CPU (and CUDA) RNG states, the tensors of state a task carries across batches, and a JSON
+// metadata block (format version, model name, training position, schedule, metrics, resolved
+// config, and the task's own part: class names, input shape, normalization, model options),
+// so that eval, predict and resume need nothing else. The container is LibTorch's serialize archive
+// (a zip); writes are atomic (common/atomic_file.h).
 #pragma once
 
-#include "models/state_dict.h"
+#include "weights/state_dict.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
@@ -17,7 +18,9 @@
 
 namespace zoo {
 
-constexpr int kCheckpointFormatVersion = 1;
+// 2: the position keeps the epoch's running figures by name ("epoch_sums") and the task may
+// add "task_state" (metadata) and task tensors. Version 1 files still load.
+constexpr int kCheckpointFormatVersion = 2;
 
 struct Checkpoint {
   nlohmann::json meta;
@@ -25,11 +28,13 @@ struct Checkpoint {
   std::optional<torch::serialize::InputArchive> optimizer;  // absent in weights-only files
   torch::Tensor rng_cpu;                                     // undefined when absent
   std::vector<torch::Tensor> rng_cuda;                       // one per CUDA device, when saved
+  StateDict task_state;  // tensors a task carries across batches (an RNN's hidden state)
 };
 
 // meta gets "format" and "format_version" added. optimizer may be null (weights only).
 void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDict& model,
-                     torch::optim::Optimizer* optimizer, bool with_rng = true);
+                     torch::optim::Optimizer* optimizer, bool with_rng = true,
+                     const StateDict& task_state = {});
 
 // Throws missing_error / data_error (not a zoo checkpoint, newer format, corrupt file).
 // The optimizer state is loaded onto `device` (weights and RNG states stay on the CPU).

@@ -86,8 +86,8 @@ EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
   for (int64_t b = 0; settings.limit_batches <= 0 || b < settings.limit_batches; ++b) {
     auto batch = loader.next();
     if (!batch) break;
-    if (batch->target.numel() == 0) continue;
-    auto input = batch->input.to(settings.device);
+    if (batch->size() == 0) continue;
+    auto input = batch->inputs().to(settings.device);
     if (settings.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
     torch::Tensor logits;
     {
@@ -96,17 +96,17 @@ EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
     }
     logits = logits.to(torch::kCPU, torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(
-                    logits, batch->target,
+                    logits, batch->targets(),
                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
     const int64_t k = std::min<int64_t>(5, logits.size(1));
     auto topk = std::get<1>(logits.topk(k, 1));  // N x k
-    auto hits = topk.eq(batch->target.unsqueeze(1));
+    auto hits = topk.eq(batch->targets().unsqueeze(1));
     correct1 += hits.select(1, 0).sum().item<int64_t>();
     correct5 += hits.any(1).sum().item<int64_t>();
     auto pred = topk.select(1, 0).contiguous();
     const int64_t* p = pred.data_ptr<int64_t>();
-    const int64_t* t = batch->target.data_ptr<int64_t>();
+    const int64_t* t = batch->targets().data_ptr<int64_t>();
     for (int64_t i = 0; i < pred.numel(); ++i) r.confusion[t[i]][p[i]] += 1;
     r.count += pred.numel();
   }

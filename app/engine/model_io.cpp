@@ -3,7 +3,7 @@
 
 #include "common/error.h"
 #include "data/class_names.h"
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 
 #include <cmath>
 
@@ -82,10 +82,6 @@ LoadedClassifier from_checkpoint(const std::string& path, const std::string& exp
     throw data_error("checkpoint " + path + " holds a '" + out.model_name + "' model, not '" +
                      expected + "'; HINT: drop the model name or pass a " + expected + " checkpoint");
   }
-  if (find_model(out.model_name).kind != ModelKind::kClassifier) {
-    throw usage_error("checkpoint " + path + " holds '" + out.model_name +
-                      "', which is not an image classifier");
-  }
   out.model = build_classifier(
       out.model_name, model_options_from_json(ckpt.meta.value("model_options", nlohmann::json::object())));
   load_state_dict(*out.model, ckpt.model, LoadMode::kStrict, path);
@@ -104,7 +100,7 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
   if (transform_input && info.family != "googlenet") {
     throw usage_error("--transform-input applies to googlenet, not " + model_name);
   }
-  const StateDict sd = format == WeightsFormat::kPth ? read_pth(path) : read_safetensors(path);
+  const StateDict sd = read_state_dict(path);
   ModelOptions options;
   options.transform_input = transform_input;
   for (const auto& kv : sd) {

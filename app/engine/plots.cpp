@@ -4,7 +4,7 @@
 #include "app/engine/plots.h"
 
 #include "common/error.h"
-#include "models/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -31,6 +32,9 @@ const cv::Scalar kOrange(14, 127, 255);
 const cv::Scalar kGreen(44, 160, 44);
 const cv::Scalar kRed(40, 39, 214);
 const cv::Scalar kPaleBlue(226, 199, 174);
+const cv::Scalar kPurple(189, 103, 148);
+const cv::Scalar kBrown(75, 86, 140);
+const cv::Scalar kPink(194, 119, 227);
 constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 constexpr double kTickScale = 0.42;
 constexpr double kLabelScale = 0.5;
@@ -228,7 +232,7 @@ void draw_panel(cv::Mat& img, const cv::Rect& area, const Panel& panel) {
   }
 }
 
-std::optional<double> number(const nlohmann::json& row, const char* key) {
+std::optional<double> number(const nlohmann::json& row, const std::string& key) {
   if (!row.is_object()) return std::nullopt;
   const auto it = row.find(key);
   if (it == row.end() || !it->is_number()) return std::nullopt;
@@ -268,11 +272,26 @@ std::optional<double> step_to_epoch(double step, const std::vector<cv::Point2d>&
 
 }  // namespace
 
-void write_curves_png(const std::string& path, const std::vector<nlohmann::json>& rows) {
+void write_curves_png(const std::string& path, const std::vector<nlohmann::json>& rows,
+                      const std::vector<MetricSpec>& metrics) {
   Series train_loss{"train", {}, kBlue}, val_loss{"val", {}, kOrange};
   Series step_loss{"train (per step)", {}, kPaleBlue, 1, false};
-  Series train_top1{"train top-1", {}, kBlue}, val_top1{"val top-1", {}, kOrange};
-  Series val_top5{"val top-5", {}, kGreen};
+  // The other metrics share one panel: training then validation series of each, in the
+  // declared order, coloured from the palette in turn.
+  const cv::Scalar palette[] = {kBlue, kOrange, kGreen, kPurple, kBrown, kPink};
+  std::vector<std::pair<std::string, Series>> others;  // row key, series
+  std::string others_title;
+  bool percent = true;
+  for (const auto& m : metrics) {
+    if (m.name == "loss") continue;
+    others_title += (others_title.empty() ? "" : ", ") + m.label;
+    percent &= m.format == MetricFormat::kPercent;
+    for (const char* split : {"train", "val"}) {
+      if (std::string(split) == "train" && !m.in_training) continue;
+      const cv::Scalar color = palette[others.size() % std::size(palette)];
+      others.emplace_back(std::string(split) + "_" + m.name, Series{std::string(split) + " " + m.label, {}, color});
+    }
+  }
   Series lr{"", {}, kRed, 2, true};
   std::vector<cv::Point2d> epoch_lr, knots;
   std::vector<std::pair<double, double>> step_losses;
@@ -291,14 +310,12 @@ void write_curves_png(const std::string& path, const std::vector<nlohmann::json>
       if (epoch) knots.emplace_back(*step, *epoch);
     }
     if (!epoch) continue;
-    const auto add = [&](Series& s, const char* key) {
+    const auto add = [&](Series& s, const std::string& key) {
       if (const auto v = number(row, key)) s.points.emplace_back(*epoch, *v);
     };
     add(train_loss, "train_loss");
     add(val_loss, "val_loss");
-    add(train_top1, "train_top1");
-    add(val_top1, "val_top1");
-    add(val_top5, "val_top5");
+    for (auto& [key, series] : others) add(series, key);
   }
   std::sort(knots.begin(), knots.end(), [](auto& a, auto& b) { return a.x < b.x; });
   for (const auto& [step, loss] : step_losses) {
@@ -306,29 +323,36 @@ void write_curves_png(const std::string& path, const std::vector<nlohmann::json>
   }
   if (lr.points.empty()) lr.points = epoch_lr;  // no step rows: the lr at each epoch's end
   lr.markers = lr.points.size() <= 60;
-  for (Series* s : {&train_top1, &val_top1, &val_top5}) to_percent(*s);
 
-  Panel loss;
+  std::vector<Panel> panels(1);
+  Panel& loss = panels[0];
   loss.title = "Loss", loss.xlabel = "epoch", loss.ylabel = "loss";
   loss.series = {step_loss, train_loss, val_loss};
   loss.integer_x = true;
   loss.y_floor = 0.0;
-  Panel acc;
-  acc.title = "Accuracy", acc.xlabel = "epoch", acc.ylabel = "accuracy (%)";
-  acc.series = {train_top1, val_top1, val_top5};
-  acc.integer_x = true;
-  acc.y_ceil = 100.0;
-  acc.legend = LegendAt::kBottomRight;
+  if (!others.empty()) {
+    Panel m;
+    m.title = others_title, m.xlabel = "epoch", m.ylabel = percent ? "%" : "value";
+    for (auto& [key, series] : others) {
+      if (percent) to_percent(series);
+      m.series.push_back(series);
+    }
+    m.integer_x = true;
+    if (percent) m.y_ceil = 100.0;
+    m.legend = LegendAt::kBottomRight;
+    panels.push_back(m);
+  }
   Panel rate;
   rate.title = "Learning rate", rate.xlabel = "step", rate.ylabel = "learning rate";
   rate.series = {lr};
   rate.y_floor = 0.0;
+  panels.push_back(rate);
 
   constexpr int kPanelW = 520, kPanelH = 420;
-  cv::Mat img(kPanelH, 3 * kPanelW, CV_8UC3, kWhite);
-  draw_panel(img, cv::Rect(0, 0, kPanelW, kPanelH), loss);
-  draw_panel(img, cv::Rect(kPanelW, 0, kPanelW, kPanelH), acc);
-  draw_panel(img, cv::Rect(2 * kPanelW, 0, kPanelW, kPanelH), rate);
+  cv::Mat img(kPanelH, static_cast<int>(panels.size()) * kPanelW, CV_8UC3, kWhite);
+  for (size_t i = 0; i < panels.size(); ++i) {
+    draw_panel(img, cv::Rect(static_cast<int>(i) * kPanelW, 0, kPanelW, kPanelH), panels[i]);
+  }
   write_png(path, img);
 }
 

@@ -4,6 +4,8 @@
 // a PNG. Leaves out: interactive display, fonts other than Hershey, log-scale axes.
 #pragma once
 
+#include "app/engine/metrics.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -12,13 +14,15 @@
 
 namespace zoo {
 
-// Three panels in one image: loss vs epoch (train, val; per-step training loss faintly when
-// step rows carry it), accuracy in % vs epoch (train top-1, val top-1, val top-5) and learning
-// rate vs step. Rows are metrics.jsonl objects: epoch rows have some of epoch, step, lr,
-// train_loss, train_top1, val_loss, val_top1, val_top5; rows with "kind": "step" have step
-// and lr and/or loss. Missing keys leave their points out; an empty list draws empty panels.
-// Throws io_error when the file cannot be written.
-void write_curves_png(const std::string& path, const std::vector<nlohmann::json>& rows);
+// Panels side by side in one image: loss vs epoch (train, val; per-step training loss faintly
+// when step rows carry it); the task's other metrics vs epoch (train_<name> for those measured
+// in training, val_<name>; in % when all are percentages), only when it declares any; and
+// learning rate vs step. Rows are metrics.jsonl objects: epoch rows have some of epoch, step,
+// lr, train_loss, val_loss and the metrics' keys; rows with "kind": "step" have step and lr
+// and/or loss. Missing keys leave their points out; an empty list draws empty panels. Throws
+// io_error when the file cannot be written.
+void write_curves_png(const std::string& path, const std::vector<nlohmann::json>& rows,
+                      const std::vector<MetricSpec>& metrics);
 
 // A row-normalized heat map of confusion[true][predicted] (each row as a share of its class's
 // samples), with class names on both axes and the percentage in each cell when there are few

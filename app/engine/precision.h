@@ -20,8 +20,6 @@ enum class Precision { kFp32, kBf16, kFp16 };
 Precision parse_precision(const std::string& name, const torch::Device& device);
 const char* precision_name(Precision p);
 
-// "cpu", "cuda", "cuda:N"; throws usage_error when the name is malformed or CUDA is not there.
-torch::Device parse_device(const std::string& name);
 
 // Turns autocast on for the device's type while alive (no-op for fp32); nests safely.
 class AutocastGuard {

@@ -39,7 +39,7 @@ Progress::Progress(std::string label, int64_t total, bool quiet)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-void Progress::update(int64_t done, double loss, double accuracy, double lr) {
+void Progress::update(int64_t done, const std::function<std::string()>& figures, double lr) {
   const auto now = std::chrono::steady_clock::now();
   if (first_ < 0) {  // measure rates from the first step: resumed epochs start mid-way
     first_ = done - 1;
@@ -56,15 +56,15 @@ void Progress::update(int64_t done, double loss, double accuracy, double lr) {
     const int filled = total_ > 0 ? int(kBarWidth * done / total_) : kBarWidth;
     std::string bar(filled, '#');
     bar.resize(kBarWidth, '.');
-    std::fprintf(stderr, "\r\033[K%s %s%s%s %lld/%lld %.1f it/s ETA %s loss %.4f acc %.2f%% lr %.3g",
+    std::fprintf(stderr, "\r\033[K%s %s%s%s %lld/%lld %.1f it/s ETA %s %s lr %.3g",
                  label_.c_str(), color_ ? "\033[32m" : "", bar.c_str(), color_ ? "\033[0m" : "",
-                 (long long)done, (long long)total_, rate, format_duration(eta).c_str(), loss,
-                 100.0 * accuracy, lr);
+                 (long long)done, (long long)total_, rate, format_duration(eta).c_str(),
+                 figures().c_str(), lr);
     std::fflush(stderr);
     drawn_ = true;
   } else {
-    spdlog::info("{} {}/{} {:.1f} it/s ETA {} loss {:.4f} acc {:.2f}% lr {:.3g}", label_, done,
-                 total_, rate, format_duration(eta), loss, 100.0 * accuracy, lr);
+    spdlog::info("{} {}/{} {:.1f} it/s ETA {} {} lr {:.3g}", label_, done, total_, rate,
+                 format_duration(eta), figures(), lr);
   }
 }
 

@@ -2,7 +2,7 @@
 #include "app/engine/run_dir.h"
 
 #include "common/error.h"
-#include "models/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -69,35 +69,11 @@ void RunDir::write_config(const nlohmann::json& config) const {
   write_text(dir_ / "config.json", config.dump(2) + "\n");
 }
 
-void RunDir::write_labels(const std::vector<std::string>& class_names) const {
-  std::string text;
-  for (const auto& name : class_names) text += name + "\n";
-  write_text(dir_ / "labels.txt", text);
+void RunDir::write_file(const std::string& name, const std::string& text) const {
+  write_text(dir_ / name, text);
 }
 
 namespace {
-
-// One CSV line of `row` in kMetricsColumns order; epoch rows give their train_loss/train_top1
-// as loss/accuracy. Numbers keep full precision; absent values are empty fields.
-std::string csv_line(const nlohmann::json& row) {
-  std::string line;
-  for (const char* column : kMetricsColumns) {
-    if (column != kMetricsColumns[0]) line += ',';
-    std::string key = column;
-    if (!row.contains(key) && key == "loss") key = "train_loss";
-    if (!row.contains(key) && key == "accuracy") key = "train_top1";
-    if (!row.contains(key) || row[key].is_null()) continue;
-    const auto& v = row[key];
-    line += v.is_string() ? v.get<std::string>() : v.dump();
-  }
-  return line + "\n";
-}
-
-std::string csv_header() {
-  std::string line;
-  for (const char* column : kMetricsColumns) line += std::string(line.empty() ? "" : ",") + column;
-  return line + "\n";
-}
 
 void append_line(const fs::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::app);
@@ -110,6 +86,27 @@ void append_line(const fs::path& file, const std::string& text) {
 }
 
 }  // namespace
+
+// One CSV line of `row` in column order; an epoch row gives its train_loss as loss. Numbers
+// keep full precision; absent values are empty fields.
+std::string RunDir::csv_line(const nlohmann::json& row) const {
+  std::string line;
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (i > 0) line += ',';
+    std::string key = columns_[i];
+    if (!row.contains(key)) key = "train_" + key;
+    if (!row.contains(key) || row[key].is_null()) continue;
+    const auto& v = row[key];
+    line += v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return line + "\n";
+}
+
+std::string RunDir::csv_header() const {
+  std::string line;
+  for (const auto& column : columns_) line += (line.empty() ? "" : ",") + column;
+  return line + "\n";
+}
 
 void RunDir::append_metrics(const nlohmann::json& row) const {
   std::error_code ec;

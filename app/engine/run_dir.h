@@ -1,5 +1,6 @@
 // Run directories: runs/<name>/ with config.json, metrics.jsonl and metrics.csv, train.log,
-// labels.txt, curves.png and checkpoints/{last,best}.pt. Names are auto-numbered (<model>-1, <model>-2, ...) unless given.
+// curves.png, checkpoints/{last,best}.pt and the task's own files (labels.txt, vocab.json).
+// Names are auto-numbered (<model>-1, <model>-2, ...) unless given.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -9,13 +10,6 @@
 #include <vector>
 
 namespace zoo {
-
-// The columns of metrics.csv. Step rows (kind "step") fill loss and accuracy with the running
-// figures of the last --log-every steps; epoch rows (kind "epoch") with the epoch's training
-// loss and top-1, and add the validation figures.
-inline constexpr const char* kMetricsColumns[] = {
-    "kind", "epoch", "step", "lr", "loss", "accuracy", "images_per_s", "elapsed",
-    "val_loss", "val_top1", "val_top5"};
 
 class RunDir {
  public:
@@ -31,13 +25,17 @@ class RunDir {
   std::filesystem::path best_checkpoint() const { return dir_ / "checkpoints" / "best.pt"; }
 
   void write_config(const nlohmann::json& config) const;
-  void write_labels(const std::vector<std::string>& class_names) const;
+  // Writes `name` in the run directory atomically.
+  void write_file(const std::string& name, const std::string& text) const;
   std::filesystem::path metrics_jsonl() const { return dir_ / "metrics.jsonl"; }
   std::filesystem::path metrics_csv() const { return dir_ / "metrics.csv"; }
   std::filesystem::path curves_png() const { return dir_ / "curves.png"; }
 
-  // Appends one row to metrics.jsonl (the object as it is) and to metrics.csv (the columns of
-  // kMetricsColumns; the CSV gets its header when it is new).
+  // The columns of metrics.csv, set once the task is known (the trainer's metric_columns).
+  // A column `c` of an epoch row that has no `c` takes `train_c` (its training figure).
+  void set_metric_columns(std::vector<std::string> columns) { columns_ = std::move(columns); }
+  // Appends one row to metrics.jsonl (the object as it is) and to metrics.csv (the metric
+  // columns; the CSV gets its header when it is new).
   void append_metrics(const nlohmann::json& row) const;
   // Every row of metrics.jsonl, in order (an unparsable line, e.g. cut by a crash, is skipped).
   std::vector<nlohmann::json> read_metrics() const;
@@ -49,7 +47,11 @@ class RunDir {
 
  private:
   explicit RunDir(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::string csv_line(const nlohmann::json& row) const;
+  std::string csv_header() const;
+
   std::filesystem::path dir_;
+  std::vector<std::string> columns_;
 };
 
 }  // namespace zoo

@@ -49,10 +49,10 @@ double LrSchedule::lr(int64_t step) const {
   return base;  // constant, plateau (scale_ holds its decays)
 }
 
-bool LrSchedule::observe(double metric) {
+bool LrSchedule::observe(double metric, Goal goal) {
   if (c_.schedule != "plateau") return false;
   constexpr double kThreshold = 1e-4;  // PyTorch's default, relative mode
-  const bool higher = higher_is_better(c_.best_metric);
+  const bool higher = goal == Goal::kMax;
   const bool better = !has_best_ || (higher ? metric > best_ * (1.0 + kThreshold)
                                             : metric < best_ * (1.0 - kThreshold));
   if (better) {

@@ -6,6 +6,7 @@
 // schedule starts when warmup ends. Momentum is not cycled by onecycle.
 #pragma once
 
+#include "app/engine/metrics.h"
 #include "app/engine/train_config.h"
 
 #include <nlohmann/json.hpp>
@@ -22,9 +23,9 @@ class LrSchedule {
 
   // The learning rate of optimizer step `step` (0-based).
   double lr(int64_t step) const;
-  // Feeds one epoch's validation metric (plateau only; a no-op otherwise). Returns true when
-  // the learning rate was reduced.
-  bool observe(double metric);
+  // Feeds one epoch's validation metric, better when larger (kMax) or smaller (kMin); plateau
+  // only, a no-op otherwise. Returns true when the learning rate was reduced.
+  bool observe(double metric, Goal goal);
 
   int64_t total_steps() const { return total_; }
   int64_t warmup_steps() const { return warmup_; }

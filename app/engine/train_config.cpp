@@ -6,9 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
-
-#include <sched.h>
 
 namespace zoo {
 
@@ -44,8 +41,6 @@ std::string flag_of(const std::string& key) {
   for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
   return flag;
 }
-
-bool higher_is_better(const std::string& metric) { return metric != "val_loss"; }
 
 void validate(const TrainConfig& c) {
   auto require = [](bool ok, const std::string& what) {
@@ -111,15 +106,6 @@ void validate(const TrainConfig& c) {
           "--onecycle-pct");
   require(one_of(c.precision, {"fp32", "bf16", "fp16"}),
           "--precision must be fp32, bf16 or fp16, got '" + c.precision + "'");
-  require(one_of(c.best_metric, {"val_top1", "val_top5", "val_loss"}),
-          "--best-metric must be val_top1, val_top5 or val_loss, got '" + c.best_metric + "'");
-}
-
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 }  // namespace zoo

@@ -60,7 +60,7 @@ struct TrainConfig {
   uint64_t seed = 42;
   bool deterministic = false;
   // Outputs
-  std::string best_metric = "val_top1";  // val_top1 | val_top5 | val_loss
+  std::string best_metric;           // a val_<metric> of the task; empty: the task's default
   int64_t save_every = 0;            // 0: last.pt at epoch ends only; else also every N steps
   int64_t log_every = 1;             // optimizer steps between step rows in metrics.*
   std::string name;                  // run directory name; empty: <model>-N
@@ -77,11 +77,5 @@ void validate(const TrainConfig& c);
 
 // The command-line flag of a TrainConfig key: "batch_size" -> "--batch-size".
 std::string flag_of(const std::string& key);
-
-// Whether a larger value of `metric` (val_top1, val_loss, ...) is better.
-bool higher_is_better(const std::string& metric);
-
-// The number of cores this process may run on (sched_getaffinity), at least 1.
-int available_cores();
 
 }  // namespace zoo

@@ -19,7 +19,7 @@ for threads in 1 2; do
   for round in $(seq "$rounds"); do
     build/zoo train lenet5 --data "$data" --epochs 1 --threads "$threads" --batch-size 64 \
       --quiet --name "t$threads-$round" --runs-dir "$tmp" >/dev/null 2>&1
-    zoo_runs+=("$(/usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['images_per_s'])" "$tmp/t$threads-$round/metrics.jsonl")")
+    zoo_runs+=("$(/usr/bin/python3 -c "import json,sys; print(next(r for r in map(json.loads, open(sys.argv[1])) if r.get('kind', 'epoch') == 'epoch')['images_per_s'])" "$tmp/t$threads-$round/metrics.jsonl")")
     py_runs+=("$(/usr/bin/python3 scripts/bench/lenet_torch.py --data "$data" --threads "$threads" \
       | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['images_per_s'])")")
   done

@@ -1,7 +1,7 @@
 // Weights interchange: PyTorch .pth state dicts and .safetensors files to and from StateDict.
 //
 // .pth: torch.save's zip format (archive/data.pkl + archive/data/<key>), read with LibTorch's
-// PyTorchStreamReader and our own weights-only unpickler (models/pickle.h), which builds
+// PyTorchStreamReader and our own weights-only unpickler (weights/pickle.h), which builds
 // tensors, storages and (ordered) dicts and refuses every other pickle global: nothing in the
 // file is ever executed. The legacy non-zip format (torch.save(..., _use_new_zipfile_
 // serialization=False), torch < 1.6) is read too. A checkpoint dict that wraps the weights
@@ -16,7 +16,7 @@
 // kIO (write failure), kUsage (unknown extension). Little-endian hosts only.
 #pragma once
 
-#include "models/state_dict.h"
+#include "weights/state_dict.h"
 
 #include <map>
 #include <string>
@@ -39,5 +39,14 @@ enum class WeightsFormat { kZooCheckpoint, kPth, kSafetensors };
 // .safetensors -> safetensors. Throws usage_error listing the known extensions otherwise.
 WeightsFormat weights_format_of(const std::string& path);
 const char* weights_format_name(WeightsFormat format);  // "zoo checkpoint", "pth", "safetensors"
+
+// The core of `zoo convert` for the interchange formats: a .pth/.bin or .safetensors file by
+// its extension. `metadata` receives (read) or supplies (write) the safetensors "__metadata__"
+// block; .pth has none. A zoo checkpoint (.pt) is the engine's format, not read here: it is a
+// usage error naming the path.
+StateDict read_state_dict(const std::string& path,
+                          std::map<std::string, std::string>* metadata = nullptr);
+void write_state_dict(const std::string& path, const StateDict& sd,
+                      const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace zoo

@@ -1,5 +1,5 @@
 // Weights-only unpickler and minimal pickler; see pickle.h.
-#include "models/pickle.h"
+#include "weights/pickle.h"
 
 #include "common/error.h"
 

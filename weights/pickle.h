@@ -1,5 +1,5 @@
 // A weights-only subset of Python's pickle, enough for what torch.save writes for state dicts
-// and checkpoints (protocols 2-5; see /usr/lib/python3.11/pickletools.py for the opcodes).
+// and checkpoints (protocols 2-5; the opcodes are those of Python's pickletools module).
 //
 // Unpickler: a stack machine that builds a tree of inert Objects. It never executes or imports
 // anything: GLOBAL / STACK_GLOBAL are accepted only for collections.OrderedDict, the

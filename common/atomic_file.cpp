@@ -1,5 +1,5 @@
 // Temp-file-then-rename writes; see atomic_file.h.
-#include "models/atomic_file.h"
+#include "common/atomic_file.h"
 
 #include "common/error.h"
 

@@ -1,5 +1,5 @@
 // State dict ordering and loading with a report; see state_dict.h.
-#include "models/state_dict.h"
+#include "weights/state_dict.h"
 
 #include "common/error.h"
 

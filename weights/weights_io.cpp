@@ -1,9 +1,9 @@
 // .pth (zip and legacy) and .safetensors reading and writing; see weights_io.h.
-#include "models/weights_io.h"
+#include "weights/weights_io.h"
 
 #include "common/error.h"
-#include "models/atomic_file.h"
-#include "models/pickle.h"
+#include "common/atomic_file.h"
+#include "weights/pickle.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/Storage.h>
@@ -767,6 +767,30 @@ const char* weights_format_name(WeightsFormat format) {
     case WeightsFormat::kSafetensors: return "safetensors";
   }
   return "?";
+}
+
+namespace {
+
+WeightsFormat interchange_format(const std::string& path) {
+  const WeightsFormat format = weights_format_of(path);
+  if (format == WeightsFormat::kZooCheckpoint) {
+    throw usage_error(path + " is a zoo checkpoint, not a state dict file; HINT: a .pth, .bin or "
+                      ".safetensors file is expected here");
+  }
+  return format;
+}
+
+}  // namespace
+
+StateDict read_state_dict(const std::string& path, std::map<std::string, std::string>* metadata) {
+  if (interchange_format(path) == WeightsFormat::kPth) return read_pth(path);
+  return read_safetensors(path, metadata);
+}
+
+void write_state_dict(const std::string& path, const StateDict& sd,
+                      const std::map<std::string, std::string>& metadata) {
+  if (interchange_format(path) == WeightsFormat::kPth) return write_pth(path, sd);
+  write_safetensors(path, sd, metadata);
 }
 
 }  // namespace zoo
