@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
   zoo::register_list(app);
   zoo::register_info(app);
   zoo::register_train(app);
+  zoo::register_finetune(app);
   zoo::register_eval(app);
   zoo::register_predict(app);
+  zoo::register_features(app);
   zoo::register_convert(app);
   zoo::register_forward(app);
   zoo::register_bench(app);

@@ -51,15 +51,21 @@ int64_t Loader::batches_per_epoch() const {
                             : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
-void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
-  auto order = std::make_shared<std::vector<size_t>>(dataset_->size());
-  std::iota(order->begin(), order->end(), size_t{0});
-  if (options_.shuffle) {
-    std::mt19937_64 rng(sample_seed(options_.seed, epoch, ~size_t{0}));
-    for (size_t i = order->size(); i > 1; --i) {  // Fisher-Yates, portable across libstdc++s
-      std::swap((*order)[i - 1], (*order)[rng() % i]);
+std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<size_t> order(size);
+  std::iota(order.begin(), order.end(), size_t{0});
+  if (shuffle) {
+    std::mt19937_64 rng(sample_seed(seed, epoch, ~size_t{0}));
+    for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates, portable across libstdc++s
+      std::swap(order[i - 1], order[rng() % i]);
     }
   }
+  return order;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
+  auto order = std::make_shared<std::vector<size_t>>(
+      epoch_order(dataset_->size(), options_.seed, epoch, options_.shuffle));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;

@@ -69,4 +69,8 @@ class Loader : public BatchSource {
 // The per-sample seed: a SplitMix64 mix of (seed, epoch, index).
 uint64_t sample_seed(uint64_t seed, int64_t epoch, size_t index);
 
+// The order in which a loader visits `size` samples in epoch `epoch`: 0..size-1, shuffled
+// from (seed, epoch) when `shuffle`. Batches are consecutive runs of it.
+std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle);
+
 }  // namespace zoo

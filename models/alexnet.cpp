@@ -86,7 +86,10 @@ torch::Tensor AlexNetImpl::features(torch::Tensor x) {
 }
 
 torch::Tensor AlexNetImpl::forward(torch::Tensor x) {
-  x = features(x);                                                  // N x 4096
+  return classify(features(x));  // N x num_classes
+}
+
+torch::Tensor AlexNetImpl::classify(torch::Tensor x) {
   return classifier_->ptr<nn::LinearImpl>(kHeadIndex)->forward(x);  // N x num_classes
 }
 

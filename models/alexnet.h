@@ -39,6 +39,7 @@ class AlexNetImpl : public ClassifierImpl {
   torch::Tensor forward(torch::Tensor x) override;
   // N x 4096: everything before classifier.6 (dropout is active in training mode).
   torch::Tensor features(torch::Tensor x) override;
+  torch::Tensor classify(torch::Tensor features) override;
   std::vector<std::string> head_prefixes() const override { return {"classifier.6"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return num_classes_; }

@@ -41,6 +41,9 @@ class ClassifierImpl : public torch::nn::Module {
   virtual ClassifierOutput forward_with_aux(torch::Tensor x) { return {forward(std::move(x)), {}}; }
   // The backbone: everything before the classification head, flattened to N x D.
   virtual torch::Tensor features(torch::Tensor x) = 0;
+  // The head on backbone features: forward(x) == classify(features(x)). Lets a frozen
+  // backbone's features be computed once and the head trained on them (--cache-features).
+  virtual torch::Tensor classify(torch::Tensor features) = 0;
   // Parameter-name prefixes of the head (e.g. "fc", "classifier.6"); everything else is the
   // backbone. Used by `--freeze` and by non-strict loading that drops a reshaped head.
   virtual std::vector<std::string> head_prefixes() const = 0;

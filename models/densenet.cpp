@@ -113,8 +113,11 @@ torch::Tensor DenseNetImpl::features(torch::Tensor x) {
 }
 
 torch::Tensor DenseNetImpl::forward(torch::Tensor x) {
-  x = features(x);                   // N x num_features
-  return classifier_->forward(x);    // N x num_classes
+  return classify(features(x));  // N x num_classes
+}
+
+torch::Tensor DenseNetImpl::classify(torch::Tensor x) {
+  return classifier_->forward(x);  // N x num_features -> N x num_classes
 }
 
 std::vector<Stage> DenseNetImpl::stages() {

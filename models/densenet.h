@@ -74,6 +74,7 @@ class DenseNetImpl : public ClassifierImpl {
   explicit DenseNetImpl(const DenseNetConfig& config);
   torch::Tensor forward(torch::Tensor x) override;
   torch::Tensor features(torch::Tensor x) override;  // N x num_features (1024 for 121)
+  torch::Tensor classify(torch::Tensor features) override;
   std::vector<std::string> head_prefixes() const override { return {"classifier"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return config_.num_classes; }

@@ -185,10 +185,14 @@ torch::Tensor GoogLeNetImpl::trunk(torch::Tensor x, std::vector<torch::Tensor>* 
 
 ClassifierOutput GoogLeNetImpl::forward_with_aux(torch::Tensor x) {
   ClassifierOutput out;
-  x = trunk(x, &out.aux);      // N x 1024
-  x = dropout_->forward(x);    // N x 1024
-  out.logits = fc_->forward(x);  // N x num_classes
+  x = trunk(x, &out.aux);        // N x 1024
+  out.logits = classify(x);      // N x num_classes
   return out;
+}
+
+torch::Tensor GoogLeNetImpl::classify(torch::Tensor x) {
+  x = dropout_->forward(x);      // N x 1024
+  return fc_->forward(x);        // N x num_classes
 }
 
 torch::Tensor GoogLeNetImpl::forward(torch::Tensor x) { return forward_with_aux(x).logits; }

@@ -86,6 +86,7 @@ class GoogLeNetImpl : public ClassifierImpl {
   // GoogLeNetOutputs field names read aux_logits2, aux_logits1. Empty aux otherwise.
   ClassifierOutput forward_with_aux(torch::Tensor x) override;
   torch::Tensor features(torch::Tensor x) override;  // N x 1024
+  torch::Tensor classify(torch::Tensor features) override;
   // The head is "fc"; the aux classifiers "aux1", "aux2" count as head too when present.
   std::vector<std::string> head_prefixes() const override;
   // New fc (and new aux1.fc2, aux2.fc2 when present), initialised as at construction.

@@ -53,7 +53,10 @@ torch::Tensor LeNet5Impl::features(torch::Tensor x) {
 }
 
 torch::Tensor LeNet5Impl::forward(torch::Tensor x) {
-  x = features(x);                                                  // N x 84
+  return classify(features(x));  // N x num_classes
+}
+
+torch::Tensor LeNet5Impl::classify(torch::Tensor x) {
   return classifier_->ptr<nn::LinearImpl>(kHeadIndex)->forward(x);  // N x num_classes
 }
 

@@ -17,6 +17,7 @@ class LeNet5Impl : public ClassifierImpl {
   explicit LeNet5Impl(const ModelOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
   torch::Tensor features(torch::Tensor x) override;
+  torch::Tensor classify(torch::Tensor features) override;
   std::vector<std::string> head_prefixes() const override { return {"classifier.4"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return num_classes_; }

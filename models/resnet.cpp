@@ -127,8 +127,11 @@ torch::Tensor ResNetImpl::features(torch::Tensor x) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = features(x);  // N x 512e
-  return fc_(x);    // N x num_classes
+  return classify(features(x));  // N x num_classes
+}
+
+torch::Tensor ResNetImpl::classify(torch::Tensor x) {
+  return fc_(x);  // N x 512e -> N x num_classes
 }
 
 std::vector<Stage> ResNetImpl::stages() {

@@ -73,6 +73,7 @@ class ResNetImpl : public ClassifierImpl {
   torch::Tensor forward(torch::Tensor x) override;
   // N x 512 (basic) or N x 2048 (bottleneck): the pooled layer4 output.
   torch::Tensor features(torch::Tensor x) override;
+  torch::Tensor classify(torch::Tensor features) override;
   std::vector<std::string> head_prefixes() const override { return {"fc"}; }
   void reset_head(int64_t num_classes) override;
   int64_t num_classes() const override { return num_classes_; }

@@ -102,7 +102,10 @@ torch::Tensor VggImpl::features(torch::Tensor x) {
 }
 
 torch::Tensor VggImpl::forward(torch::Tensor x) {
-  x = features(x);                                                  // N x 4096
+  return classify(features(x));  // N x num_classes
+}
+
+torch::Tensor VggImpl::classify(torch::Tensor x) {
   return classifier_->ptr<nn::LinearImpl>(kHeadIndex)->forward(x);  // N x num_classes
 }
 

@@ -2,6 +2,7 @@
 // the documented exit codes (0 ok, 2 usage, 65 bad data, 66 missing input, 130 SIGINT).
 #include "app/engine/checkpoint.h"
 #include "test_util.h"
+#include "weights/weights_io.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -114,6 +115,52 @@ TEST_F(Cli, ConfigFileAndOverride) {
   test::write_file(tmp / "bad.json", R"({"epochz": 1})");
   EXPECT_EQ(run_zoo("train lenet5 --config " + tmp / "bad.json").exit_code, 65);
   EXPECT_EQ(run_zoo("train lenet5 --config " + tmp / "none.json").exit_code, 66);
+}
+
+TEST_F(Cli, FinetuneFeaturesAndClassNames) {
+  // Fine-tune the base run's checkpoint with its convolutions frozen: the model comes from the
+  // checkpoint, the table of trainable and frozen parameters goes to the log.
+  auto r = run_zoo("finetune --weights " + ckpt() + " --data " + data() + " --freeze conv --epochs 1 "
+                   "--limit-batches 5 --name ft --quiet --runs-dir " + runs());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("after 1 epochs"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("trainable"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("features"), std::string::npos) << r.err;
+  auto config = nlohmann::json::parse(test::read_file(runs() + "/ft/config.json"));
+  EXPECT_EQ(config["weights"], ckpt());
+  EXPECT_EQ(config["freeze"], std::vector<std::string>{"conv"});
+  // A bare state dict does not say which model it is; a pattern that selects nothing and a
+  // missing --weights are usage errors.
+  TempDir tmp;
+  ASSERT_EQ(run_zoo("convert " + ckpt() + " " + tmp / "w.pth").exit_code, 0);
+  r = run_zoo("finetune --weights " + tmp / "w.pth" + " --data " + data() + " --runs-dir " + runs());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("name the model"), std::string::npos) << r.err;
+  r = run_zoo("finetune lenet5 --weights " + tmp / "w.pth" + " --data " + data() + " --freeze 'nothing*' --runs-dir " + runs());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("matches no parameter"), std::string::npos) << r.err;
+  EXPECT_EQ(run_zoo("finetune lenet5 --data " + data() + " --runs-dir " + runs()).exit_code, 2);
+  // Evaluating on a dataset with other class names is refused unless asked for.
+  r = run_zoo("eval --weights " + ckpt() + " --data shapes --no-confusion");
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(r.err.find("circle"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--ignore-class-names"), std::string::npos) << r.err;
+  EXPECT_EQ(run_zoo("eval --weights " + ckpt() + " --data shapes --no-confusion --ignore-class-names").exit_code, 0);
+  // Penultimate features and labels of the test split.
+  r = run_zoo("features --weights " + ckpt() + " --split val --out " + tmp / "f.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::string> meta;
+  const StateDict f = read_safetensors(tmp / "f.safetensors", &meta);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].second.sizes().vec(), (std::vector<int64_t>{300, 84}));
+  EXPECT_EQ(f[1].second.sizes().vec(), (std::vector<int64_t>{300}));
+  EXPECT_EQ(meta["model"], "lenet5");
+  // What --freeze can select.
+  r = run_zoo("info resnet18 --groups --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto groups = nlohmann::json::parse(r.out);
+  EXPECT_EQ(groups["head"], std::vector<std::string>{"fc"});
+  EXPECT_EQ(groups["groups"]["head"], 513000);
 }
 
 TEST_F(Cli, Eval) {

@@ -322,6 +322,15 @@ TEST(FamiliesA, FeaturesShapes) {
     torch::Tensor x = torch::randn({2, 3, 64, 64});
     EXPECT_EQ(model->features(x).sizes().vec(), (std::vector<int64_t>{2, dim})) << name;
   }
+  // The head on the features is the whole forward, for every family (--cache-features).
+  for (const char* name : {"lenet5", "alexnet", "vgg11", "resnet18", "densenet121", "googlenet"}) {
+    auto model = zoo::build_classifier(name, {});
+    model->eval();
+    const int64_t size = std::string(name) == "lenet5" ? 28 : 64;
+    const int64_t channels = std::string(name) == "lenet5" ? 1 : 3;
+    torch::Tensor x = torch::randn({2, channels, size, size});
+    EXPECT_TRUE(torch::equal(model->classify(model->features(x)), model->forward(x))) << name;
+  }
   EXPECT_EQ(zoo::build_classifier("resnet50", {})->head_prefixes(),
             std::vector<std::string>{"fc"});
   EXPECT_EQ(zoo::build_classifier("vgg16", {})->head_prefixes(),

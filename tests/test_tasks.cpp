@@ -140,7 +140,7 @@ class TinyLmTask : public Task {
 };
 
 TaskFactory tiny_lm(TinyLmOptions options = {}) {
-  return [options](TrainConfig& config, torch::Device, Precision) {
+  return [options](TrainConfig& config, const TaskContext&) {
     return std::make_unique<TinyLmTask>(config, options);
   };
 }

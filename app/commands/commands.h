@@ -8,6 +8,8 @@ namespace zoo {
 
 void register_list(CLI::App& app);
 void register_train(CLI::App& app);
+void register_finetune(CLI::App& app);
+void register_features(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_convert(CLI::App& app);

@@ -34,6 +34,7 @@ struct EvalOptions {
   bool json = false;
   std::string confusion = "auto";  // "auto": see default_confusion_path; "": none
   bool no_confusion = false;
+  bool ignore_class_names = false;
 };
 
 // Where confusion.png goes by default: the run directory when the weights are a run's
@@ -75,6 +76,19 @@ void run_eval(EvalOptions opts) {
                      " classes but the checkpoint was trained on " +
                      std::to_string(loaded.class_names.size()) + "; HINT: evaluate on the dataset "
                      "the model was trained on");
+  }
+  // A zoo checkpoint knows its classes: labels are compared by index, so other names (or the
+  // same in another order) would make every figure meaningless without a word.
+  if (loaded.meta.contains("class_names") && splits.class_names != loaded.class_names && !opts.ignore_class_names) {
+    auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (size_t i = 0; i < v.size() && i < 12; ++i) out += (i ? ", " : "") + v[i];
+      return out + (v.size() > 12 ? ", ..." : "");
+    };
+    throw data_error("dataset " + data + " has the classes (" + names(splits.class_names) +
+                     ") but " + opts.weights + " was trained on (" + names(loaded.class_names) +
+                     "); HINT: fine-tune it on this dataset (zoo finetune), or pass "
+                     "--ignore-class-names to compare labels by index anyway");
   }
   auto dataset = opts.split == "train" ? splits.train : splits.val;
   LoaderOptions lo;
@@ -137,6 +151,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("model", opts->model, "Optional model name, checked against the checkpoint");
   cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
   cmd->add_option("--data", opts->data, "Dataset name or path; default: the one it was trained on");
+  cmd->add_flag("--ignore-class-names", opts->ignore_class_names,
+                "Evaluate even when the dataset's class names differ from the checkpoint's "
+                "(labels are compared by index)");
   cmd->add_option("--split", opts->split, "Which split to evaluate")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();

@@ -2,8 +2,11 @@
 // name (torchvision's module path), type, output shape (C x H x W, as "96x55x55", batch left
 // out), parameters and multiply-adds (conv + linear only), with totals; --json for scripts.
 // The rows are the model's stages() run once in eval mode on a zero input with the MAC
-// counter (models/profile.h) active. Sequence models are left out (they have no stages).
+// counter (models/profile.h) active. --groups lists what `zoo finetune --freeze` can select
+// instead: the head, the backbone, and the layers up-to:LAYER accepts with the parameters each
+// would freeze.
 #include "app/commands/commands.h"
+#include "app/engine/freeze.h"
 #include "common/error.h"
 #include "models/profile.h"
 #include "models/registry.h"
@@ -25,6 +28,7 @@ struct InfoOptions {
   int64_t num_classes = 0;   // 0: 1000 for ImageNet models, 10 otherwise (as `zoo list`)
   int depth = 0;             // 0: every stage; D: rows grouped by the first D name components
   bool json = false;
+  bool groups = false;
 };
 
 // "3x227x227" -> {3, 227, 227}; "227" is a square input with the default channel count.
@@ -90,6 +94,45 @@ std::vector<LayerProfile> group_rows(const std::vector<LayerProfile>& rows, int 
   return out;
 }
 
+int64_t frozen_count(const torch::nn::Module& model, const Freezer& freezer) {
+  int64_t n = 0;
+  for (const auto& p : freezer.frozen_params(model)) n += p.numel();
+  return n;
+}
+
+void print_groups(const ModelInfo& info, ClassifierImpl& model, bool json) {
+  const auto head = model.head_prefixes();
+  const int64_t all = count_parameters(model);
+  const int64_t backbone = frozen_count(model, Freezer(model, head, {{"backbone"}, {}, false}));
+  std::vector<std::pair<std::string, int64_t>> layers;
+  for (const auto& layer : freeze_layers(model)) {
+    layers.emplace_back(layer, frozen_count(model, Freezer(model, head, {{"up-to:" + layer}, {}, false})));
+  }
+  std::string head_names;
+  for (const auto& h : head) head_names += (head_names.empty() ? "" : ", ") + h;
+  if (json) {
+    nlohmann::json out = {{"model", info.name}, {"head", head}, {"parameters", all},
+                          {"groups", {{"backbone", backbone}, {"head", all - backbone}, {"all", all}}},
+                          {"up_to", nlohmann::json::array()}};
+    for (const auto& [layer, n] : layers) out["up_to"].push_back({{"layer", layer}, {"frozen", n}});
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("%s: what `zoo finetune --freeze` selects (parameters frozen)\n", info.name.c_str());
+  std::printf("%-40s %15s\n", "--freeze", "frozen");
+  std::printf("%-40s %15s\n", "conv | features | backbone", grouped(backbone).c_str());
+  std::printf("%-40s %15s\n", "all", grouped(all).c_str());
+  std::printf("%-40s %15s\n", "none", "0");
+  std::printf("head (trains under conv/features/backbone): %s, %s parameters\n", head_names.c_str(),
+              grouped(all - backbone).c_str());
+  std::printf("up-to:LAYER, in forward order (a unique suffix such as denseblock3 is enough):\n");
+  for (const auto& [layer, n] : layers) std::printf("  %-38s %15s\n", ("up-to:" + layer).c_str(), grouped(n).c_str());
+  const auto params = model.named_parameters();
+  std::printf("or globs on parameter names (torchvision's state-dict keys, such as %s), e.g. "
+              "--freeze '%s'\n", params.size() ? params[0].key().c_str() : "",
+              layers.empty() ? "*" : (layers.front().first + ".*").c_str());
+}
+
 void run_info(const InfoOptions& opts) {
   const ModelInfo& info = find_model(opts.model);
   const auto shape = parse_input(opts.input, info.input_shape);
@@ -98,6 +141,7 @@ void run_info(const InfoOptions& opts) {
   options.in_channels = shape[0];
   options.input_size = shape[1];
   Classifier model = build_classifier(info.name, options);
+  if (opts.groups) return print_groups(info, *model, opts.json);
   std::vector<LayerProfile> rows;
   try {
     rows = profile_layers(*model, torch::zeros({1, shape[0], shape[1], shape[2]}));
@@ -158,6 +202,9 @@ void register_info(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
+  cmd->add_flag("--groups", opts->groups,
+                "List what `zoo finetune --freeze` can select: the head, the backbone and the "
+                "up-to:LAYER layers, with the parameters each freezes");
   cmd->footer(
       "Output shapes are C x H x W without the batch dimension (96x55x55 = 96 channels of "
       "55x55). Multiply-adds count convolutions and linear layers only, for one image.");

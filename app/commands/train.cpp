@@ -2,6 +2,7 @@
 // final validation figures. `--config run.json` sets any option; flags given on the command
 // line override it.
 #include "app/commands/commands.h"
+#include "app/engine/model_io.h"
 #include "app/engine/trainer.h"
 #include "common/error.h"
 
@@ -20,6 +21,13 @@ struct TrainOptions {
   std::string config_file;
   std::string resume;
 };
+
+// Whether the user typed the flag of TrainConfig key `key` (a key the command has no flag for,
+// such as --freeze on `zoo train`, was not typed).
+bool typed_on_command_line(const CLI::App& cmd, const std::string& key) {
+  const CLI::Option* option = cmd.get_option_no_throw(key == "model" ? "model" : flag_of(key));
+  return option != nullptr && option->count() > 0;
+}
 
 // Reads --config and lets the flags the user typed win over it.
 TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
@@ -42,7 +50,7 @@ TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
       throw data_error("config file " + opts.config_file + " sets unknown option '" + item.key() +
                        "'; HINT: keys are the long flag names with '_' for '-', e.g. batch_size");
     }
-    const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag_of(item.key())) > 0;
+    const bool typed = typed_on_command_line(cmd, item.key());
     if (!typed) merged[item.key()] = item.value();
   }
   try {
@@ -58,7 +66,7 @@ nlohmann::json resume_overrides(const TrainOptions& opts, const CLI::App& cmd) {
   const nlohmann::json options = to_json(opts.config);
   nlohmann::json overrides = nlohmann::json::object();
   for (const auto& item : options.items()) {
-    const bool typed = item.key() == "model" ? cmd.count("model") > 0 : cmd.count(flag_of(item.key())) > 0;
+    const bool typed = typed_on_command_line(cmd, item.key());
     if (typed) overrides[item.key()] = item.value();
   }
   return overrides;
@@ -97,16 +105,13 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
               summary.run_dir.c_str());
 }
 
-}  // namespace
-
-void register_train(CLI::App& app) {
-  auto opts = std::make_shared<TrainOptions>();
-  TrainConfig& c = opts->config;
-  CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch (or resume a run)");
+// The flags `zoo train` and `zoo finetune` share: every TrainConfig option but the
+// fine-tuning ones.
+void add_train_options(CLI::App* cmd, TrainOptions& opts) {
+  TrainConfig& c = opts.config;
   auto option = [&](const std::string& name, auto& value, const std::string& help) {
     return cmd->add_option(name, value, help)->capture_default_str();
   };
-  option("model", c.model, "Model to train (see `zoo list`)");
   cmd->add_option("--data", c.data,
                   "Dataset name (imagenet, cifar10, cifar100, cifar100-coarse, mnist, "
                   "fashion-mnist under $ZOO_DATA; shapes, generated) or a folder (ImageFolder, "
@@ -125,6 +130,9 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--drop-last", c.drop_last, "Drop the last incomplete training batch of each epoch");
   cmd->add_flag("--aux-logits", c.aux_logits,
                 "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
+  option("--in-channels", c.in_channels,
+         "Input channels the data is read as and the model built for: 1 (gray) or 3 (RGB); 0: "
+         "the model's own (1 for lenet5, 3 for the ImageNet models)");
   // How long
   option("--epochs", c.epochs, "Number of passes over the training set");
   option("--batch-size", c.batch_size, "Samples per batch (per optimizer step without --accumulate)");
@@ -197,15 +205,77 @@ void register_train(CLI::App& app) {
   cmd->add_option("--name", c.name, "Run directory name under --runs-dir; default <model>-N");
   option("--runs-dir", c.runs_dir, "Where run directories go");
   cmd->add_flag("--quiet", c.quiet, "No progress display (log lines still go to train.log)");
-  cmd->add_option("--config", opts->config_file,
+  cmd->add_option("--config", opts.config_file,
                   "JSON file of options (keys as flags with '_'), e.g. a run's config.json; flags "
                   "given here override it");
-  auto* resume = cmd->add_option("--resume", opts->resume,
+  auto* resume = cmd->add_option("--resume", opts.resume,
                                  "Continue a run exactly where it stopped: its directory or its "
                                  "checkpoints/last.pt (--epochs, --max-steps, --patience may change "
                                  "the plan)");
   resume->excludes("--config");
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto opts = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch (or resume a run)");
+  cmd->add_option("model", opts->config.model, "Model to train (see `zoo list`)")->capture_default_str();
+  add_train_options(cmd, *opts);
   cmd->callback([opts, cmd] { run_train(*opts, *cmd); });
+}
+
+void register_finetune(CLI::App& app) {
+  auto opts = std::make_shared<TrainOptions>();
+  TrainConfig& c = opts->config;
+  c.model.clear();
+  CLI::App* cmd = app.add_subcommand(
+      "finetune", "Fine-tune pretrained weights on a dataset, with frozen layers (or resume a run)");
+  cmd->add_option("model", c.model,
+                  "Model of the weights; default: the one a zoo checkpoint (.pt) names, required "
+                  "for .pth and .safetensors");
+  cmd->add_option("--weights", c.weights,
+                  "Pretrained weights: a zoo checkpoint (.pt), a PyTorch state dict (.pth) or "
+                  ".safetensors. Loaded non-strictly: a head whose class count differs is reset "
+                  "(same class names in another order: its rows are reordered); a first conv "
+                  "trained on 3 channels used on 1 sums over its input channels, on 1 used on "
+                  "3 is replicated / 3 (see --in-channels); anything else that does not fit is "
+                  "an error");
+  add_train_options(cmd, *opts);
+  cmd->add_option("--freeze", c.freeze,
+                  "What not to train (repeatable): conv, features or backbone (everything but "
+                  "the head), none, all, up-to:LAYER (the modules up to and including LAYER, "
+                  "e.g. up-to:layer3, up-to:features.16, up-to:denseblock3), or a glob on "
+                  "parameter names ('layer1.*'); `zoo info MODEL --groups` lists them")
+      ->capture_default_str();
+  cmd->add_option("--train", c.train,
+                  "Globs of parameters to train after all (repeatable), e.g. --freeze all "
+                  "--train 'layer4.*' --train 'fc.*'");
+  cmd->add_flag("--bn-train", c.bn_train,
+                "Frozen batch norms keep updating their running statistics (default: inference "
+                "mode, statistics untouched)");
+  cmd->add_option("--head-lr", c.head_lr, "Learning rate of the head; 0: --lr")->capture_default_str();
+  cmd->add_option("--unfreeze-at", c.unfreeze_at,
+                  "Unfreeze the frozen layers at the start of this epoch (1-based), trained at "
+                  "--lr x --unfrozen-lr-mult; 0: never")
+      ->capture_default_str();
+  cmd->add_option("--unfrozen-lr-mult", c.unfrozen_lr_mult,
+                  "Learning-rate multiplier of the layers --unfreeze-at releases")
+      ->capture_default_str();
+  cmd->add_flag("--cache-features", c.cache_features,
+                "With the whole backbone frozen and --augment none: compute its features once "
+                "(in inference mode) and train the head on them every epoch");
+  cmd->callback([opts, cmd] {
+    TrainOptions resolved = *opts;
+    if (resolved.resume.empty()) {
+      if (resolved.config.weights.empty()) {
+        throw usage_error("zoo finetune needs --weights (or --resume RUN); HINT: zoo finetune "
+                          "resnet18 --weights resnet18.pth --data flowers/ --freeze conv");
+      }
+      if (resolved.config.model.empty()) resolved.config.model = model_of_weights(resolved.config.weights);
+    }
+    run_train(resolved, *cmd);
+  });
 }
 
 }  // namespace zoo

@@ -72,8 +72,8 @@ double EvalResult::macro_precision() const { return macro_mean(*this, per_class_
 double EvalResult::macro_recall() const { return macro_mean(*this, per_class_recall()); }
 double EvalResult::macro_f1() const { return macro_mean(*this, per_class_f1()); }
 
-EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
-                    const EvalSettings& settings) {
+EvalResult evaluate(ClassifierImpl& model, BatchSource& loader, int64_t num_classes,
+                    const EvalSettings& settings, bool features_input) {
   const auto start = std::chrono::steady_clock::now();
   EvalResult r;
   r.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
@@ -88,11 +88,11 @@ EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
     if (!batch) break;
     if (batch->size() == 0) continue;
     auto input = batch->inputs().to(settings.device);
-    if (settings.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+    if (settings.channels_last && input.dim() == 4) input = input.contiguous(at::MemoryFormat::ChannelsLast);
     torch::Tensor logits;
     {
       AutocastGuard autocast(settings.precision, settings.device);
-      logits = model.forward(input);
+      logits = features_input ? model.classify(input) : model.forward(input);
     }
     logits = logits.to(torch::kCPU, torch::kFloat);
     loss_sum += torch::nn::functional::cross_entropy(

@@ -47,9 +47,10 @@ struct EvalSettings {
   int64_t limit_batches = 0;  // 0: the whole split
 };
 
-// Runs epoch 0 of `loader` (which should not shuffle) in eval mode, no grad: the whole split,
-// or its first settings.limit_batches batches.
-EvalResult evaluate(ClassifierImpl& model, Loader& loader, int64_t num_classes,
-                    const EvalSettings& settings = {});
+// Runs epoch 0 of `source` (which should not shuffle) in eval mode, no grad: the whole split,
+// or its first settings.limit_batches batches. With `features_input`, the batches' inputs are
+// backbone features and only the head runs (model.classify).
+EvalResult evaluate(ClassifierImpl& model, BatchSource& source, int64_t num_classes,
+                    const EvalSettings& settings = {}, bool features_input = false);
 
 }  // namespace zoo

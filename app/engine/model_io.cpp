@@ -123,6 +123,18 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
 
 }  // namespace
 
+std::string model_of_weights(const std::string& path) {
+  const WeightsFormat format = weights_format_of(path);
+  if (format != WeightsFormat::kZooCheckpoint) {
+    throw usage_error(std::string("a ") + weights_format_name(format) + " file holds weights only, "
+                      "not which model they belong to: " + path + "; HINT: name the model first, "
+                      "e.g. `zoo finetune resnet18 --weights " + path + " ...`");
+  }
+  const std::string model = load_checkpoint(path).meta.value("model", "");
+  if (model.empty()) throw data_error("checkpoint " + path + " does not name its model; HINT: name it first");
+  return model;
+}
+
 LoadedClassifier load_classifier(const std::string& path, const std::string& model_name,
                                  bool transform_input) {
   const WeightsFormat format = weights_format_of(path);

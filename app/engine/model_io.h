@@ -45,4 +45,8 @@ struct LoadedClassifier {
 LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "",
                                  bool transform_input = false);
 
+// The model a weights file belongs to: what a zoo checkpoint (.pt) names. A .pth or
+// .safetensors file does not say: a usage error that asks for the model name.
+std::string model_of_weights(const std::string& path);
+
 }  // namespace zoo

@@ -40,19 +40,44 @@ std::unique_ptr<torch::optim::Optimizer> build(std::vector<torch::optim::Optimiz
   return std::make_unique<Opt>(std::move(groups), static_cast<const Options&>(defaults));
 }
 
+// The groups of one parameter set: decayed, and (with --wd-skip-norm-bias) not decayed.
+std::vector<torch::optim::OptimizerParamGroup> groups_of(const TrainConfig& c, const ParamSet& set,
+                                                         std::vector<double>* lr_scales) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : set.params) (c.wd_skip_norm_bias && p.dim() <= 1 ? no_decay : decay).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (auto* params : {&decay, &no_decay}) {
+    if (params->empty()) continue;
+    groups.emplace_back(*params, options_for(c, params == &decay ? c.weight_decay : 0.0));
+    groups.back().options().set_lr(c.lr * set.lr_scale);
+    lr_scales->push_back(set.lr_scale);
+  }
+  return groups;
+}
+
 }  // namespace
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c,
-                                                        torch::nn::Module& model) {
-  using namespace torch::optim;
-  std::vector<torch::Tensor> decay, no_decay;
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, torch::nn::Module& model) {
+  ParamSet all;
   for (const auto& p : model.parameters()) {
-    if (!p.requires_grad()) continue;
-    (c.wd_skip_norm_bias && p.dim() <= 1 ? no_decay : decay).push_back(p);
+    if (p.requires_grad()) all.params.push_back(p);
   }
+  std::vector<double> scales;
+  return make_optimizer(c, {all}, &scales);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c,
+                                                        const std::vector<ParamSet>& sets,
+                                                        std::vector<double>* lr_scales) {
+  using namespace torch::optim;
   std::vector<OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options_for(c, c.weight_decay));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, options_for(c, 0.0));
+  for (const auto& set : sets) {
+    for (auto& g : groups_of(c, set, lr_scales)) groups.push_back(std::move(g));
+  }
+  if (groups.empty()) {
+    throw usage_error("nothing to train: every parameter is frozen; HINT: freeze less, or "
+                      "re-enable some with --train PATTERN");
+  }
   const auto defaults = options_for(c, c.weight_decay);
   if (c.optimizer == "sgd") return build<SGD, SGDOptions>(std::move(groups), *defaults);
   if (c.optimizer == "adam") return build<Adam, AdamOptions>(std::move(groups), *defaults);
@@ -60,8 +85,16 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c,
   return build<RMSprop, RMSpropOptions>(std::move(groups), *defaults);
 }
 
-void set_lr(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+void add_param_set(torch::optim::Optimizer& optimizer, const TrainConfig& c, const ParamSet& set,
+                   std::vector<double>* lr_scales) {
+  for (auto& group : groups_of(c, set, lr_scales)) optimizer.add_param_group(group);
+}
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& lr_scales) {
+  auto& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    groups[i].options().set_lr(lr * (i < lr_scales.size() ? lr_scales[i] : 1.0));
+  }
 }
 
 std::vector<double> group_weight_decays(const torch::optim::Optimizer& optimizer) {

@@ -25,6 +25,14 @@ namespace zoo {
 
 class RunDir;
 
+// Where a task is built for: the run's device and precision, and whether a checkpoint's
+// weights and state will be loaded into it (resume) rather than pretrained weights.
+struct TaskContext {
+  torch::Device device = torch::kCPU;
+  Precision precision = Precision::kFp32;
+  bool resuming = false;
+};
+
 // One training batch's result.
 struct StepOutput {
   torch::Tensor loss;  // the batch's mean loss (per sample, per token, ...), to backpropagate
@@ -46,6 +54,9 @@ class Task {
   virtual torch::nn::Module& module() = 0;
   // Training batches, in order, one epoch at a time.
   virtual BatchSource& train_data() = 0;
+  // Parameter-name prefixes of the model's head ("fc", "classifier.6"): --freeze conv keeps
+  // them training and --head-lr applies to them. Empty when the model has no such split.
+  virtual std::vector<std::string> head_prefixes() const { return {}; }
   // One line for the run log: the model, the data and its splits.
   virtual std::string describe() const = 0;
   // What validation runs on, for people: "val", "test".
@@ -82,11 +93,10 @@ class Task {
 // Builds the task of a run. It may fill defaults it owns in `config` (e.g. the model's default
 // data) before it builds the model and opens the data; the trainer seeds LibTorch first, so
 // initial weights follow --seed.
-using TaskFactory = std::function<std::unique_ptr<Task>(TrainConfig& config, torch::Device device,
-                                                        Precision precision)>;
+using TaskFactory = std::function<std::unique_ptr<Task>(TrainConfig& config, const TaskContext& context)>;
 
 // The task factory of `zoo train`: the task that trains config.model of the registry
 // (tasks/tasks.cpp). Throws usage_error listing the known models for an unknown name.
-std::unique_ptr<Task> make_task(TrainConfig& config, torch::Device device, Precision precision);
+std::unique_ptr<Task> make_task(TrainConfig& config, const TaskContext& context);
 
 }  // namespace zoo

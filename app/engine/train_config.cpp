@@ -10,7 +10,9 @@
 namespace zoo {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
-    TrainConfig, model, data, input_size, augment, val_split, drop_last, aux_logits, epochs, batch_size, accumulate, max_steps,
+    TrainConfig, model, data, input_size, augment, val_split, drop_last, aux_logits, in_channels,
+    weights, freeze, train, bn_train, head_lr, unfreeze_at, unfrozen_lr_mult, cache_features,
+    epochs, batch_size, accumulate, max_steps,
     limit_batches, limit_val_batches, patience, optimizer, lr, momentum, nesterov, beta1, beta2,
     alpha, eps, weight_decay, wd_skip_norm_bias, label_smoothing, clip_grad_norm, schedule,
     warmup_epochs, warmup_factor, min_lr, step_size, milestones, gamma, plateau_patience,
@@ -69,7 +71,9 @@ void validate(const TrainConfig& c) {
                          {c.min_lr, "--min-lr"},
                          {double(c.threads), "--threads"},
                          {double(c.workers), "--workers"},
-                         {double(c.input_size), "--input-size"}}) {
+                         {double(c.input_size), "--input-size"},
+                         {c.head_lr, "--head-lr"},
+                         {double(c.unfreeze_at), "--unfreeze-at"}}) {
     non_negative(v, flag);
   }
   require(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number, got " + str(c.lr));
@@ -90,6 +94,16 @@ void validate(const TrainConfig& c) {
           "--onecycle-pct must be in (0, 1), got " + str(c.onecycle_pct));
   require(c.val_split > 0 && c.val_split < 1, "--val-split must be in (0, 1), got " + str(c.val_split));
   parse_augment(c.augment);
+  require(c.in_channels == 0 || c.in_channels == 1 || c.in_channels == 3,
+          "--in-channels must be 0 (the model's), 1 or 3, got " + std::to_string(c.in_channels));
+  require(c.unfrozen_lr_mult > 0 && std::isfinite(c.unfrozen_lr_mult),
+          "--unfrozen-lr-mult must be positive, got " + str(c.unfrozen_lr_mult));
+  const bool freezes = std::any_of(c.freeze.begin(), c.freeze.end(), [](const std::string& f) { return f != "none"; });
+  require(c.unfreeze_at == 0 || freezes, "--unfreeze-at needs layers to unfreeze; HINT: add --freeze conv");
+  require(c.train.empty() || freezes, "--train re-enables frozen parameters; HINT: add --freeze all");
+  require(!c.cache_features || (c.augment == "none" && c.unfreeze_at == 0),
+          "--cache-features computes the frozen backbone's features once, so it needs --augment "
+          "none and no --unfreeze-at");
   require(one_of(c.optimizer, {"sgd", "adam", "adamw", "rmsprop"}),
           "--optimizer must be sgd, adam, adamw or rmsprop, got '" + c.optimizer + "'");
   require(one_of(c.schedule, {"constant", "step", "multistep", "cosine", "plateau", "onecycle"}),

@@ -20,6 +20,16 @@ struct TrainConfig {
   double val_split = 0.1;            // held-out fraction when an ImageFolder has no val/ or test/
   bool drop_last = false;            // drop the last incomplete training batch
   bool aux_logits = false;           // build auxiliary heads (GoogLeNet) and train them too
+  int64_t in_channels = 0;           // 0: the model's; 1 or 3 feeds (and builds) that many
+  // Fine-tuning (zoo finetune)
+  std::string weights;               // pretrained weights to start from (.pt, .pth, .safetensors)
+  std::vector<std::string> freeze;   // conv | features | backbone | none | all | up-to:LAYER | glob
+  std::vector<std::string> train;    // globs re-enabled after --freeze
+  bool bn_train = false;             // frozen batch norms keep updating their statistics
+  double head_lr = 0.0;              // 0: --lr; else the head's learning rate
+  int64_t unfreeze_at = 0;           // 0: never; else unfreeze everything at this (1-based) epoch
+  double unfrozen_lr_mult = 0.1;     // lr multiplier of the layers --unfreeze-at releases
+  bool cache_features = false;       // frozen backbone: compute its features once
   // How long
   int64_t epochs = 10;
   int64_t batch_size = 64;

@@ -4,6 +4,7 @@
 #include "app/engine/trainer.h"
 
 #include "app/engine/checkpoint.h"
+#include "app/engine/freeze.h"
 #include "app/engine/optim.h"
 #include "app/engine/plots.h"
 #include "app/engine/precision.h"
@@ -79,8 +80,11 @@ struct Run {
   std::unique_ptr<Task> task;
   std::vector<MetricSpec> metrics;
   Goal best_goal = Goal::kMax;
+  Freezer freezer;
+  bool frozen = false;  // the freezer's parameters are frozen now (until --unfreeze-at)
   std::unique_ptr<torch::optim::Optimizer> optimizer;
-  std::vector<torch::Tensor> params;
+  std::vector<double> lr_scales;      // per optimizer group: its lr / the schedule's lr
+  std::vector<torch::Tensor> params;  // what trains now
   std::unique_ptr<LrSchedule> schedule;
   std::unique_ptr<LossScaler> scaler;
   int64_t batches_per_epoch = 0;  // after --limit-batches
@@ -140,19 +144,76 @@ void configure_runtime(const TrainConfig& config) {
   torch::manual_seed(config.seed);
 }
 
-// Builds everything a run needs: the task (model and data), optimizer, schedule, loss scaler.
-Run prepare(const TrainConfig& config, const TaskFactory& factory) {
+std::vector<torch::Tensor> trainable(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : module.parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+// What the optimizer trains, in group order: the body at --lr, the head at --head-lr, and,
+// once --unfreeze-at has passed, the released layers at --lr x --unfrozen-lr-mult (last, as
+// add_param_set appends them, so a resumed run rebuilds the same groups).
+std::vector<ParamSet> param_sets(const Run& run) {
+  const TrainConfig& c = run.config;
+  const auto head = run.task->head_prefixes();
+  ParamSet body, head_set{{}, c.head_lr > 0 ? c.head_lr / c.lr : 1.0}, released{{}, c.unfrozen_lr_mult};
+  for (const auto& p : run.task->module().named_parameters()) {
+    const std::string& name = p.key();
+    const bool in_head = std::any_of(head.begin(), head.end(), [&](const std::string& h) {
+      return name == h || name.rfind(h + ".", 0) == 0;
+    });
+    if (run.freezer.is_frozen(name)) {
+      if (!run.frozen) released.params.push_back(p.value());
+    } else {
+      (in_head ? head_set : body).params.push_back(p.value());
+    }
+  }
+  return {body, head_set, released};
+}
+
+// --freeze, as it stands at position (epoch, batch), 0-based: frozen until the start of epoch
+// --unfreeze-at (a checkpoint at batch 0 of that epoch was written before the release).
+void setup_freezing(Run& run, int64_t epoch, int64_t batch) {
+  const TrainConfig& c = run.config;
+  torch::nn::Module& module = run.task->module();
+  run.freezer = Freezer(module, run.task->head_prefixes(), {c.freeze, c.train, c.bn_train});
+  const bool released = c.unfreeze_at > 0 && (epoch + 1 > c.unfreeze_at || (epoch + 1 == c.unfreeze_at && batch > 0));
+  run.frozen = !run.freezer.empty() && !released;
+  if (run.frozen) run.freezer.freeze(module);
+}
+
+// At the start of epoch --unfreeze-at: the frozen layers train from now on, as new optimizer
+// groups at --lr x --unfrozen-lr-mult.
+void unfreeze_if_due(Run& run) {
+  const TrainConfig& c = run.config;
+  if (!run.frozen || c.unfreeze_at == 0 || run.pos.epoch + 1 < c.unfreeze_at) return;
+  torch::nn::Module& module = run.task->module();
+  run.freezer.unfreeze(module);
+  run.frozen = false;
+  add_param_set(*run.optimizer, c, {run.freezer.frozen_params(module), c.unfrozen_lr_mult}, &run.lr_scales);
+  run.params = trainable(module);
+  spdlog::info("epoch {}: unfroze {} parameter tensors (lr x {})", run.pos.epoch + 1,
+               run.freezer.frozen().size(), c.unfrozen_lr_mult);
+}
+
+// Builds everything a run needs: the task (model and data), freezing, optimizer, schedule,
+// loss scaler. `start`: the position (epoch, batch) the run starts at; a resumed run's.
+Run prepare(const TrainConfig& config, const TaskFactory& factory, bool resuming,
+            std::pair<int64_t, int64_t> start) {
   Run run;
   run.config = config;
   run.device = parse_device(config.device);
   run.precision = parse_precision(config.precision, run.device);
   configure_runtime(config);
-  run.task = factory(run.config, run.device, run.precision);
+  run.task = factory(run.config, TaskContext{run.device, run.precision, resuming});
   run.metrics = run.task->metrics();
   if (run.config.best_metric.empty()) run.config.best_metric = run.task->default_best_metric();
   run.best_goal = find_validation_metric(run.metrics, run.config.best_metric).goal;
-  run.optimizer = make_optimizer(run.config, run.task->module());
-  run.params = run.task->module().parameters();
+  setup_freezing(run, start.first, start.second);
+  run.optimizer = make_optimizer(run.config, param_sets(run), &run.lr_scales);
+  run.params = trainable(run.task->module());
   run.scaler = std::make_unique<LossScaler>(run.precision == Precision::kFp16);
   run.batches_per_epoch = run.task->train_data().batches_per_epoch();
   if (config.limit_batches > 0) run.batches_per_epoch = std::min(run.batches_per_epoch, config.limit_batches);
@@ -273,7 +334,9 @@ Window train_epoch(Run& run) {
   const TrainConfig& c = run.config;
   Position& pos = run.pos;
   const int64_t nb = run.batches_per_epoch;
+  unfreeze_if_due(run);
   run.task->module().train();
+  if (run.frozen) run.freezer.set_modes(run.task->module());
   run.task->begin_epoch(pos.epoch, pos.batch);
   run.task->train_data().start_epoch(pos.epoch, pos.batch);
   Progress progress("epoch " + std::to_string(pos.epoch + 1) + "/" + std::to_string(c.epochs), nb, c.quiet);
@@ -288,7 +351,7 @@ Window train_epoch(Run& run) {
     const int64_t group_size = std::min(c.accumulate, nb - group);
     if (pos.batch == group) {
       lr = run.schedule->lr(pos.step);
-      set_lr(*run.optimizer, lr);
+      set_lr(*run.optimizer, lr, run.lr_scales);
       run.optimizer->zero_grad();
       group_has_samples = false;
     }
@@ -384,6 +447,9 @@ TrainSummary fit(Run& run) {
   spdlog::info("{} optimizer, lr {} ({} schedule, {} warmup steps of {}), {} on {}", c.optimizer,
                c.lr, c.schedule, run.schedule->warmup_steps(), run.schedule->total_steps(),
                precision_name(run.precision), run.device.str());
+  if (!c.freeze.empty() || !c.weights.empty()) {
+    for (const auto& line : run.freezer.table(run.task->module())) spdlog::info("{}", line);
+  }
   run.dir->set_metric_columns(metric_columns(run));
   run.session_start = Clock::now();
   run.elapsed_before = run.pos.elapsed;
@@ -412,7 +478,7 @@ TrainSummary fit(Run& run) {
 
 TrainSummary train(const TrainConfig& config, const TaskFactory& factory) {
   validate(config);
-  Run run = prepare(config, factory);  // unknown models and bad data fail before a run directory exists
+  Run run = prepare(config, factory, /*resuming=*/false, {0, 0});  // bad input fails before a run directory exists
   run.dir.emplace(RunDir::create(run.config.runs_dir, run.config.name, run.config.model));
   run.dir->attach_log();
   run.dir->write_config(to_json(run.config));
@@ -448,7 +514,8 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   const Checkpoint ckpt = config.device == "cpu" ? std::move(peek) : load_checkpoint(path, parse_device(config.device));
   run_dir.attach_log();
   spdlog::info("resuming {} from {}", dir.string(), path);
-  Run run = prepare(config, factory);
+  const nlohmann::json& at = ckpt.meta.at("position");
+  Run run = prepare(config, factory, /*resuming=*/true, {at.at("epoch").get<int64_t>(), at.at("batch").get<int64_t>()});
   run.dir.emplace(std::move(run_dir));
   restore(run, ckpt, path);
   run.dir->set_metric_columns(metric_columns(run));

@@ -5,9 +5,9 @@
 
 namespace zoo {
 
-std::unique_ptr<Task> make_task(TrainConfig& config, torch::Device device, Precision precision) {
+std::unique_ptr<Task> make_task(TrainConfig& config, const TaskContext& context) {
   find_model(config.model);  // an unknown name is a usage error listing the known ones
-  return std::make_unique<ClassificationTask>(config, device, precision);
+  return std::make_unique<ClassificationTask>(config, context);
 }
 
 }  // namespace zoo
