@@ -7,7 +7,7 @@
 
 namespace zoo {
 
-void Batch::set(const std::string& name, torch::Tensor tensor) {
+void Batch::set(std::string_view name, torch::Tensor tensor) {
   for (auto& item : tensors_) {
     if (item.first == name) {
       item.second = std::move(tensor);
@@ -17,17 +17,17 @@ void Batch::set(const std::string& name, torch::Tensor tensor) {
   tensors_.emplace_back(name, std::move(tensor));
 }
 
-bool Batch::has(const std::string& name) const {
+bool Batch::has(std::string_view name) const {
   return std::any_of(tensors_.begin(), tensors_.end(), [&](const auto& item) { return item.first == name; });
 }
 
-const torch::Tensor& Batch::get(const std::string& name) const {
+const torch::Tensor& Batch::get(std::string_view name) const {
   for (const auto& item : tensors_) {
     if (item.first == name) return item.second;
   }
   std::string present;
   for (const auto& item : tensors_) present += (present.empty() ? "" : ", ") + item.first;
-  throw internal_error("batch has no tensor '" + name + "' (it holds: " +
+  throw internal_error("batch has no tensor '" + std::string(name) + "' (it holds: " +
                        (present.empty() ? "nothing" : present) + ")");
 }
 

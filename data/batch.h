@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,14 +24,14 @@ inline constexpr const char* kMask = "mask";
 
 class Batch {
  public:
-  Batch() = default;
-  explicit Batch(int64_t index) : index_(index) {}
+  Batch() { tensors_.reserve(4); }
+  explicit Batch(int64_t index) : index_(index) { tensors_.reserve(4); }
 
   // Adds or replaces the tensor `name`.
-  void set(const std::string& name, torch::Tensor tensor);
-  bool has(const std::string& name) const;
+  void set(std::string_view name, torch::Tensor tensor);
+  bool has(std::string_view name) const;
   // Throws internal_error naming the tensor and the ones present when it is absent.
-  const torch::Tensor& get(const std::string& name) const;
+  const torch::Tensor& get(std::string_view name) const;
   const torch::Tensor& inputs() const { return get(kInputs); }
   const torch::Tensor& targets() const { return get(kTargets); }
   // Samples (or streams) in the batch: the first dimension of "targets"; 0 when every sample

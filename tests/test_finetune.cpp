@@ -37,41 +37,48 @@ std::vector<std::string> names_with(const torch::nn::Module& model, const std::v
   return out;
 }
 
-std::vector<std::string> frozen(const ClassifierImpl& model, FreezeOptions options) {
+FreezeOptions freeze(std::vector<std::string> patterns, std::vector<std::string> train = {}) {
+  FreezeOptions o;
+  o.freeze = std::move(patterns);
+  o.train = std::move(train);
+  return o;
+}
+
+std::vector<std::string> frozen(const ClassifierImpl& model, const FreezeOptions& options) {
   return Freezer(model, model.head_prefixes(), options).frozen();
 }
 
 TEST(Freeze, UpToGlobsAndGroupsSelectTheDocumentedParameters) {
   const auto resnet = build_classifier("resnet18", {});
-  EXPECT_EQ(frozen(*resnet, {{"up-to:layer1"}}), names_with(*resnet, {"conv1", "bn1", "layer1"}));
-  EXPECT_EQ(frozen(*resnet, {{"layer1.*"}}), names_with(*resnet, {"layer1"}));
-  EXPECT_EQ(frozen(*resnet, {{"bn*"}}), (std::vector<std::string>{"bn1.weight", "bn1.bias"}));
-  EXPECT_EQ(frozen(*resnet, {{"conv"}}).size(), resnet->named_parameters().size() - 2);  // all but fc
-  EXPECT_EQ(frozen(*resnet, {{"all"}, {"fc.*", "layer4.*"}}),
+  EXPECT_EQ(frozen(*resnet, freeze({"up-to:layer1"})), names_with(*resnet, {"conv1", "bn1", "layer1"}));
+  EXPECT_EQ(frozen(*resnet, freeze({"layer1.*"})), names_with(*resnet, {"layer1"}));
+  EXPECT_EQ(frozen(*resnet, freeze({"bn*"})), (std::vector<std::string>{"bn1.weight", "bn1.bias"}));
+  EXPECT_EQ(frozen(*resnet, freeze({"conv"})).size(), resnet->named_parameters().size() - 2);  // all but fc
+  EXPECT_EQ(frozen(*resnet, freeze({"all"}, {"fc.*", "layer4.*"})),
             names_with(*resnet, {"conv1", "bn1", "layer1", "layer2", "layer3"}));
-  EXPECT_TRUE(frozen(*resnet, {{"none"}}).empty());
+  EXPECT_TRUE(frozen(*resnet, freeze({"none"})).empty());
 
   const auto vgg = build_classifier("vgg16", {});
-  EXPECT_EQ(frozen(*vgg, {{"up-to:features.16"}}),  // features.16 is a max-pool: the convs before it
+  EXPECT_EQ(frozen(*vgg, freeze({"up-to:features.16"})),  // features.16 is a max-pool: the convs before it
             names_with(*vgg, {"features.0", "features.2", "features.5", "features.7", "features.10",
                               "features.12", "features.14"}));
-  EXPECT_EQ(frozen(*vgg, {{"backbone"}}),
+  EXPECT_EQ(frozen(*vgg, freeze({"backbone"})),
             names_with(*vgg, {"features", "classifier.0", "classifier.3"}));
 
   const auto densenet = build_classifier("densenet121", {});
-  EXPECT_EQ(frozen(*densenet, {{"up-to:denseblock3"}}),  // a suffix of features.denseblock3
+  EXPECT_EQ(frozen(*densenet, freeze({"up-to:denseblock3"})),  // a suffix of features.denseblock3
             names_with(*densenet, {"features.conv0", "features.norm0", "features.denseblock1",
                                    "features.transition1", "features.denseblock2",
                                    "features.transition2", "features.denseblock3"}));
 
   const auto googlenet = build_classifier("googlenet", {});
-  EXPECT_EQ(frozen(*googlenet, {{"up-to:inception4a"}}),
+  EXPECT_EQ(frozen(*googlenet, freeze({"up-to:inception4a"})),
             names_with(*googlenet, {"conv1", "conv2", "conv3", "inception3a", "inception3b", "inception4a"}));
 
   // What selects nothing is an error naming what there is.
-  for (const FreezeOptions& bad : {FreezeOptions{{"nothing.*"}}, FreezeOptions{{"up-to:layer9"}},
-                                   FreezeOptions{{"up-to:conv"}},  // ambiguous in googlenet
-                                   FreezeOptions{{"all"}, {"zzz*"}}}) {
+  for (const FreezeOptions& bad : {freeze({"nothing.*"}), freeze({"up-to:layer9"}),
+                                   freeze({"up-to:conv"}),  // ambiguous in googlenet
+                                   freeze({"all"}, {"zzz*"})}) {
     const auto& model = bad.freeze[0] == "up-to:conv" ? *googlenet : *resnet;
     EXPECT_EQ(test::kind_of([&] { frozen(model, bad); }), ErrorKind::kUsage) << bad.freeze[0];
   }

@@ -290,7 +290,9 @@ TEST(Tasks, StreamBatcherKeepsStreamsContiguousAndResumable) {
     shifted.start_epoch(e);
     int64_t n = 0;
     while (auto b = shifted.next()) {
-      if (n == 0) EXPECT_EQ(b->inputs()[0][0].item<int64_t>(), shifted.offset(e));
+      if (n == 0) {
+        EXPECT_EQ(b->inputs()[0][0].item<int64_t>(), shifted.offset(e));
+      }
       ++n;
     }
     EXPECT_EQ(n, shifted.batches_per_epoch());

@@ -58,19 +58,8 @@ void run_eval(EvalOptions opts) {
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
-  const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
-  if (data.empty()) {
-    throw usage_error(opts.weights + " does not say which dataset it was trained on; HINT: pass --data");
-  }
-  DataOptions data_options;
-  data_options.sample = loaded.spec;
-  data_options.input_size = loaded.spec.height;  // the checkpoint's geometry, not the dataset's
-  data_options.augment = "none";
-  // An ImageFolder without val/ is split by the run's --val-split and --seed: the same split.
-  const nlohmann::json config = loaded.meta.value("config", nlohmann::json::object());
-  data_options.val_split = config.value("val_split", data_options.val_split);
-  data_options.seed = config.value("seed", data_options.seed);
-  DataSplits splits = open_dataset(data, data_options);
+  std::string data = opts.data;
+  DataSplits splits = open_eval_data(loaded, opts.weights, data);
   if (splits.class_names.size() != loaded.class_names.size()) {
     throw data_error("dataset " + data + " has " + std::to_string(splits.class_names.size()) +
                      " classes but the checkpoint was trained on " +

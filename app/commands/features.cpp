@@ -40,16 +40,8 @@ void run_features(FeaturesOptions opts) {
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   LoadedClassifier loaded = load_classifier(opts.weights, expected);
-  const std::string data = opts.data.empty() ? loaded.meta.value("data", "") : opts.data;
-  if (data.empty()) throw usage_error(opts.weights + " does not say which dataset it was trained on; HINT: pass --data");
-  DataOptions data_options;
-  data_options.sample = loaded.spec;
-  data_options.input_size = loaded.spec.height;
-  data_options.augment = "none";
-  const nlohmann::json config = loaded.meta.value("config", nlohmann::json::object());
-  data_options.val_split = config.value("val_split", data_options.val_split);
-  data_options.seed = config.value("seed", data_options.seed);
-  DataSplits splits = open_dataset(data, data_options);
+  std::string data = opts.data;
+  DataSplits splits = open_eval_data(loaded, opts.weights, data);
 
   std::vector<torch::Tensor> features, labels, split_ids;
   torch::NoGradGuard no_grad;

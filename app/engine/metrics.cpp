@@ -55,7 +55,19 @@ void Sums::add(const std::string& name, double sum, double weight) {
       return;
     }
   }
+  if (entries_.empty()) entries_.reserve(4);
   entries_.push_back({name, sum, weight});
+}
+
+void Sums::zero() {
+  for (auto& e : entries_) e.sum = e.weight = 0.0;
+}
+
+bool Sums::empty() const {
+  for (const auto& e : entries_) {
+    if (e.weight > 0) return false;
+  }
+  return true;
 }
 
 void Sums::merge(const Sums& other) {

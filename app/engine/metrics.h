@@ -39,10 +39,13 @@ class Sums {
  public:
   void add(const std::string& name, double sum, double weight);
   void merge(const Sums& other);
+  // Zeroes every figure, keeping the names (no allocation when the same figures come again).
+  void zero();
   // 0 when `name` has no weight yet.
   double mean(const std::string& name) const;
   double weight(const std::string& name) const;
-  bool empty() const { return entries_.empty(); }
+  // No figure has weight yet.
+  bool empty() const;
   // Every figure's mean, as an object {name: mean}.
   nlohmann::json means() const;
   nlohmann::json to_json() const;

@@ -123,6 +123,21 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
 
 }  // namespace
 
+DataSplits open_eval_data(const LoadedClassifier& loaded, const std::string& weights, std::string& data) {
+  if (data.empty()) data = loaded.meta.value("data", "");
+  if (data.empty()) {
+    throw usage_error(weights + " does not say which dataset it was trained on; HINT: pass --data");
+  }
+  DataOptions options;
+  options.sample = loaded.spec;
+  options.input_size = loaded.spec.height;  // the checkpoint's geometry, not the dataset's
+  options.augment = "none";
+  const nlohmann::json config = loaded.meta.value("config", nlohmann::json::object());
+  options.val_split = config.value("val_split", options.val_split);
+  options.seed = config.value("seed", options.seed);
+  return open_dataset(data, options);
+}
+
 std::string model_of_weights(const std::string& path) {
   const WeightsFormat format = weights_format_of(path);
   if (format != WeightsFormat::kZooCheckpoint) {

@@ -45,6 +45,12 @@ struct LoadedClassifier {
 LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "",
                                  bool transform_input = false);
 
+// The dataset `data` (empty: the one the checkpoint was trained on, set into `data`) opened
+// with the checkpoint's evaluation transform at its input geometry; an ImageFolder without
+// val/ is split by the run's own --val-split and --seed, i.e. the same split. `weights` names
+// the file in the error when neither says which dataset.
+DataSplits open_eval_data(const LoadedClassifier& loaded, const std::string& weights, std::string& data);
+
 // The model a weights file belongs to: what a zoo checkpoint (.pt) names. A .pth or
 // .safetensors file does not say: a usage error that asks for the model name.
 std::string model_of_weights(const std::string& path);

@@ -266,6 +266,11 @@ struct Window {
     units += out.units;
   }
   double rate() const { return double(units) / std::max(seconds_since(start), 1e-9); }
+  void restart() {
+    sums.zero();
+    units = 0;
+    start = Clock::now();
+  }
 };
 
 // The training figures of `sums` under their row keys (`prefix` + name).
@@ -335,9 +340,9 @@ Window train_epoch(Run& run) {
   Position& pos = run.pos;
   const int64_t nb = run.batches_per_epoch;
   unfreeze_if_due(run);
+  run.task->begin_epoch(pos.epoch, pos.batch);
   run.task->module().train();
   if (run.frozen) run.freezer.set_modes(run.task->module());
-  run.task->begin_epoch(pos.epoch, pos.batch);
   run.task->train_data().start_epoch(pos.epoch, pos.batch);
   Progress progress("epoch " + std::to_string(pos.epoch + 1) + "/" + std::to_string(c.epochs), nb, c.quiet);
   Window epoch, window;
@@ -375,7 +380,7 @@ Window train_epoch(Run& run) {
     if (group_has_samples) optimizer_step(run);
     if (pos.step % c.log_every == 0 && window.units > 0) {
       append_step_row(run, window, lr);
-      window = Window{};
+      window.restart();
     }
     const bool at_max_steps = c.max_steps > 0 && pos.step >= c.max_steps;
     if (c.save_every > 0 && pos.step % c.save_every == 0 && pos.batch < nb && !at_max_steps) save_last(run);
