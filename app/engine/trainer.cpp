@@ -400,14 +400,15 @@ void end_epoch(Run& run, const Window& trained) {
   if (pos.sums.empty()) {
     throw data_error("no readable training sample in " + c.data + "; HINT: check the dataset's files");
   }
-  const double train_seconds = seconds_since(trained.start);
+  const double train_seconds = seconds_since(trained.start);  // before validation
+  const double train_rate = double(trained.units) / std::max(train_seconds, 1e-9);
   const nlohmann::json val = run.task->validate(c.limit_val_batches);
   const std::string unit = run.task->throughput_unit();
   nlohmann::json row = {{"kind", "epoch"}, {"epoch", pos.epoch + 1}, {"step", pos.step},
                         {"lr", trained.lr}};
   put_training_figures(run, pos.sums, "train_", row);
   row["train_skipped"] = run.task->train_data().skipped();
-  row[unit + "_per_s"] = trained.rate();
+  row[unit + "_per_s"] = train_rate;
   row["epoch_seconds"] = train_seconds;
   row["elapsed"] = run.elapsed();
   for (const auto& m : run.metrics) row["val_" + m.name] = val.at(m.name);
@@ -416,7 +417,7 @@ void end_epoch(Run& run, const Window& trained) {
   if (!epoch_done) row["partial"] = true;  // stopped inside the epoch (--max-steps)
   spdlog::info("epoch {}/{}: train {} | {} {} | {:.0f} {}/s, {}", pos.epoch + 1, c.epochs,
                format_metrics(run.metrics, row, "train_", true, " "), run.task->validation_name(),
-               format_metrics(run.metrics, row, "val_", false, " "), trained.rate(), unit,
+               format_metrics(run.metrics, row, "val_", false, " "), train_rate, unit,
                format_duration(train_seconds));
   if (row["train_skipped"].get<int64_t>()) {
     spdlog::warn("epoch {}: skipped {} unreadable samples", pos.epoch + 1, row["train_skipped"].get<int64_t>());

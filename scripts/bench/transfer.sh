@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Transfer learning on Fashion-MNIST, end to end with zoo: LeNet-5 pretrained on classes 0-4
 # (T-shirt/top .. Coat, every training image), then trained on classes 5-9 (Sandal .. Ankle
-# boot) from PER_CLASS images per class under three regimes:
+# boot) from PER_CLASS images per class under four regimes:
 #   scratch   zoo train lenet5 (random initialisation)
 #   linear    zoo finetune --freeze conv --cache-features (the pretrained features, a new head)
-#   full      zoo finetune at a tenth of the learning rate (every layer trains)
+#   convs     zoo finetune --freeze up-to:features (the pretrained convolutions; fc layers retrain)
+#   full      zoo finetune at a quarter of the learning rate (every layer trains)
 # Each regime runs for SEEDS draws of the small training set (with the same --seed); the test
 # top-1 on all 5,000 test images of classes 5-9 after the last epoch is reported, median and
 # range. Then the --cache-features timing: the linear regime on every training image of
@@ -26,9 +27,10 @@ print(rows[-1][sys.argv[2]])" "$1/metrics.jsonl" "$2"
 summary() { $py -c "import statistics,sys; v=[100*float(x) for x in sys.argv[2:]]; print(f'{sys.argv[1]:<10} {statistics.median(v):8.2f}%   {min(v):6.2f}-{max(v):.2f}%')" "$@"; }
 runs=$tmp/runs
 common="--quiet --runs-dir $runs --threads 1"
+quiet() { "$@" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; return 1; }; }  # zoo's log only on failure
 
 $py scripts/bench/make_transfer_data.py "$fmnist" "$tmp/data" "$per_class" 0
-$zoo train lenet5 --data "$tmp/data/source" --epochs 5 --name source $common >/dev/null
+quiet $zoo train lenet5 --data "$tmp/data/source" --epochs 5 --name source $common
 summary "source" "$(last "$runs/source" val_top1)"  # pretrained on classes 0-4, its test top-1
 source_ckpt=$runs/source/checkpoints/best.pt
 declare -A top1
@@ -36,20 +38,21 @@ for seed in $(seq "$seeds"); do
   $py scripts/bench/make_transfer_data.py "$fmnist" "$tmp/d$seed" "$per_class" "$seed"
   data=$tmp/d$seed/target
   small="--data $data --epochs $epochs --batch-size 10 --seed $seed $common"
-  $zoo train lenet5 $small --lr 0.02 --name scratch-$seed >/dev/null
-  $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze conv --augment none --cache-features --name linear-$seed >/dev/null
-  $zoo finetune --weights "$source_ckpt" $small --lr 0.002 --name full-$seed >/dev/null
-  for regime in scratch linear full; do top1[$regime]+=" $(last "$runs/$regime-$seed" val_top1)"; done
+  quiet $zoo train lenet5 $small --lr 0.02 --name scratch-$seed
+  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze conv --augment none --cache-features --name linear-$seed
+  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze up-to:features --name convs-$seed
+  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.005 --name full-$seed
+  for regime in scratch linear convs full; do top1[$regime]+=" $(last "$runs/$regime-$seed" val_top1)"; done
 done
 echo "classes 5-9 from $per_class images per class, $epochs epochs, test top-1 over $seeds draws:"
 printf "%-10s %9s   %s\n" regime median range
-for regime in scratch linear full; do summary "$regime" ${top1[$regime]}; done
+for regime in scratch linear convs full; do summary "$regime" ${top1[$regime]}; done
 
 full="--data $tmp/data/target-full --epochs 3 --freeze conv --augment none --limit-val-batches 4 $common"
 t0=$(date +%s.%N)
-$zoo finetune --weights "$source_ckpt" $full --name uncached >/dev/null
+quiet $zoo finetune --weights "$source_ckpt" $full --name uncached
 t1=$(date +%s.%N)
-$zoo finetune --weights "$source_ckpt" $full --cache-features --name cached >/dev/null
+quiet $zoo finetune --weights "$source_ckpt" $full --cache-features --name cached
 t2=$(date +%s.%N)
 $py - "$runs" "$t0" "$t1" "$t2" <<'PY'
 import json, statistics, sys
