@@ -20,10 +20,6 @@ bool under(const std::string& name, const std::string& prefix) {
   return name == prefix || name.rfind(prefix + ".", 0) == 0;
 }
 
-bool is_head(const std::string& name, const std::vector<std::string>& head) {
-  return std::any_of(head.begin(), head.end(), [&](const std::string& h) { return under(name, h); });
-}
-
 bool glob(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
@@ -87,7 +83,7 @@ Freezer::Freezer(const torch::nn::Module& model, const std::vector<std::string>&
     } else if (spec == "conv" || spec == "features" || spec == "backbone") {
       if (head.empty()) throw usage_error("--freeze " + spec + " needs a model with a head; HINT: use a glob or up-to:LAYER");
       for (const auto& n : names) {
-        if (!is_head(n, head)) frozen.insert(n);
+        if (!in_head(n, head)) frozen.insert(n);
       }
     } else if (spec.rfind("up-to:", 0) == 0) {
       const auto selected = up_to(model, spec.substr(6));
@@ -187,6 +183,10 @@ std::vector<std::string> Freezer::table(const torch::nn::Module& model) const {
   std::snprintf(buf, sizeof buf, "%-16s %14lld %14lld", "total", (long long)trainable, (long long)frozen);
   lines.emplace_back(buf);
   return lines;
+}
+
+bool in_head(const std::string& name, const std::vector<std::string>& head) {
+  return std::any_of(head.begin(), head.end(), [&](const std::string& h) { return under(name, h); });
 }
 
 std::vector<std::string> freeze_layers(const torch::nn::Module& model) {

@@ -63,6 +63,9 @@ class Freezer {
   bool bn_train_ = false;
 };
 
+// Whether parameter `name` is under one of the head's prefixes ("fc" holds "fc.weight").
+bool in_head(const std::string& name, const std::vector<std::string>& head);
+
 // The module paths up-to:LAYER accepts, in forward order, for `zoo info --groups`: every
 // top-level module, and the children of top-level Sequential containers (features.0, layer1.1,
 // features.denseblock2).

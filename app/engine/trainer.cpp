@@ -160,14 +160,10 @@ std::vector<ParamSet> param_sets(const Run& run) {
   const auto head = run.task->head_prefixes();
   ParamSet body, head_set{{}, c.head_lr > 0 ? c.head_lr / c.lr : 1.0}, released{{}, c.unfrozen_lr_mult};
   for (const auto& p : run.task->module().named_parameters()) {
-    const std::string& name = p.key();
-    const bool in_head = std::any_of(head.begin(), head.end(), [&](const std::string& h) {
-      return name == h || name.rfind(h + ".", 0) == 0;
-    });
-    if (run.freezer.is_frozen(name)) {
+    if (run.freezer.is_frozen(p.key())) {
       if (!run.frozen) released.params.push_back(p.value());
     } else {
-      (in_head ? head_set : body).params.push_back(p.value());
+      (in_head(p.key(), head) ? head_set : body).params.push_back(p.value());
     }
   }
   return {body, head_set, released};

@@ -215,16 +215,13 @@ void ClassificationTask::load_pretrained(const std::string& path) {
     if (first_conv.empty() && t.dim() == 4) first_conv = name;
   }
   const auto heads = model_->head_prefixes();
-  auto in_head = [&](const std::string& name) {
-    return std::any_of(heads.begin(), heads.end(), [&](const std::string& h) { return name.rfind(h + ".", 0) == 0; });
-  };
   // The head: kept when the classes are the same, reordered when they are the same names in
   // another order, reset otherwise.
   const std::vector<std::string>& classes = data_.class_names;
   std::optional<std::vector<int64_t>> mapping;
   bool head_fits = true;
   for (const auto& [name, t] : file) {
-    if (in_head(name) && own.count(name) && own[name].sizes() != t.sizes()) head_fits = false;
+    if (in_head(name, heads) && own.count(name) && own[name].sizes() != t.sizes()) head_fits = false;
   }
   if (head_fits && !file_classes.empty() && file_classes != classes) {
     mapping = class_mapping(file_classes, classes);
@@ -238,7 +235,7 @@ void ClassificationTask::load_pretrained(const std::string& path) {
       continue;
     }
     const torch::Tensor& mine = own[name];
-    if (in_head(name)) {
+    if (in_head(name, heads)) {
       if (!head_fits) {
         reset.push_back(name);
         continue;
@@ -282,17 +279,15 @@ void ClassificationTask::load_pretrained(const std::string& path) {
   if (!unexpected.empty()) spdlog::warn("ignored {} tensors the model does not have: {}", unexpected.size(), list(unexpected));
   std::vector<std::string> missing;
   for (const auto& name : report.missing) {
-    if (!in_head(name)) missing.push_back(name);
+    if (!in_head(name, heads)) missing.push_back(name);
   }
   if (!missing.empty()) spdlog::warn("{} tensors keep their initial values (not in the file): {}", missing.size(), list(missing));
 }
 
 void ClassificationTask::check_backbone_frozen(const TrainConfig& config) const {
   const Freezer freezer(*model_, model_->head_prefixes(), {config.freeze, config.train, config.bn_train});
-  const auto heads = model_->head_prefixes();
   for (const auto& p : model_->named_parameters()) {
-    const bool head = std::any_of(heads.begin(), heads.end(), [&](const std::string& h) { return p.key().rfind(h + ".", 0) == 0; });
-    if (!head && !freezer.is_frozen(p.key())) {
+    if (!in_head(p.key(), model_->head_prefixes()) && !freezer.is_frozen(p.key())) {
       throw usage_error("--cache-features needs the whole backbone frozen, but " + p.key() +
                         " trains; HINT: add --freeze conv");
     }
