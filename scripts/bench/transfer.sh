@@ -3,7 +3,7 @@
 # (T-shirt/top .. Coat, every training image), then trained on classes 5-9 (Sandal .. Ankle
 # boot) from PER_CLASS images per class under four regimes:
 #   scratch   zoo train lenet5 (random initialisation)
-#   linear    zoo finetune --freeze conv --cache-features (the pretrained features, a new head)
+#   linear    zoo finetune --freeze conv --cache-features at 5x the lr (the pretrained features, a new head)
 #   convs     zoo finetune --freeze up-to:features (the pretrained convolutions; fc layers retrain)
 #   full      zoo finetune at a quarter of the learning rate (every layer trains)
 # Each regime runs for SEEDS draws of the small training set (with the same --seed); the test
@@ -39,7 +39,7 @@ for seed in $(seq "$seeds"); do
   data=$tmp/d$seed/target
   small="--data $data --epochs $epochs --batch-size 10 --seed $seed $common"
   quiet $zoo train lenet5 $small --lr 0.02 --name scratch-$seed
-  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze conv --augment none --cache-features --name linear-$seed
+  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.1 --freeze conv --augment none --cache-features --name linear-$seed
   quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze up-to:features --name convs-$seed
   quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.005 --name full-$seed
   for regime in scratch linear convs full; do top1[$regime]+=" $(last "$runs/$regime-$seed" val_top1)"; done
