@@ -17,10 +17,6 @@ void Batch::set(std::string_view name, torch::Tensor tensor) {
   tensors_.emplace_back(name, std::move(tensor));
 }
 
-bool Batch::has(std::string_view name) const {
-  return std::any_of(tensors_.begin(), tensors_.end(), [&](const auto& item) { return item.first == name; });
-}
-
 const torch::Tensor& Batch::get(std::string_view name) const {
   for (const auto& item : tensors_) {
     if (item.first == name) return item.second;

@@ -29,7 +29,6 @@ class Batch {
 
   // Adds or replaces the tensor `name`.
   void set(std::string_view name, torch::Tensor tensor);
-  bool has(std::string_view name) const;
   // Throws internal_error naming the tensor and the ones present when it is absent.
   const torch::Tensor& get(std::string_view name) const;
   const torch::Tensor& inputs() const { return get(kInputs); }

@@ -45,10 +45,13 @@ Loader::~Loader() {
   for (auto& t : workers_) t.join();
 }
 
+int64_t batch_count(size_t samples, int64_t batch_size, bool drop_last) {
+  const auto n = static_cast<int64_t>(samples);
+  return drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+}
+
 int64_t Loader::batches_per_epoch() const {
-  const auto n = static_cast<int64_t>(dataset_->size());
-  return options_.drop_last ? n / options_.batch_size
-                            : (n + options_.batch_size - 1) / options_.batch_size;
+  return batch_count(dataset_->size(), options_.batch_size, options_.drop_last);
 }
 
 std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle) {

@@ -69,6 +69,10 @@ class Loader : public BatchSource {
 // The per-sample seed: a SplitMix64 mix of (seed, epoch, index).
 uint64_t sample_seed(uint64_t seed, int64_t epoch, size_t index);
 
+// Batches of `batch_size` over `samples` samples: the last one partial, or dropped with
+// drop_last.
+int64_t batch_count(size_t samples, int64_t batch_size, bool drop_last);
+
 // The order in which a loader visits `size` samples in epoch `epoch`: 0..size-1, shuffled
 // from (seed, epoch) when `shuffle`. Batches are consecutive runs of it.
 std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle);

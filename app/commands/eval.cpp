@@ -8,6 +8,7 @@
 #include "app/engine/trainer.h"
 #include "common/device.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "data/datasets.h"
 
 #include <ATen/Parallel.h>
@@ -69,13 +70,8 @@ void run_eval(EvalOptions opts) {
   // A zoo checkpoint knows its classes: labels are compared by index, so other names (or the
   // same in another order) would make every figure meaningless without a word.
   if (loaded.meta.contains("class_names") && splits.class_names != loaded.class_names && !opts.ignore_class_names) {
-    auto names = [](const std::vector<std::string>& v) {
-      std::string out;
-      for (size_t i = 0; i < v.size() && i < 12; ++i) out += (i ? ", " : "") + v[i];
-      return out + (v.size() > 12 ? ", ..." : "");
-    };
-    throw data_error("dataset " + data + " has the classes (" + names(splits.class_names) +
-                     ") but " + opts.weights + " was trained on (" + names(loaded.class_names) +
+    throw data_error("dataset " + data + " has the classes (" + name_list(splits.class_names) +
+                     ") but " + opts.weights + " was trained on (" + name_list(loaded.class_names) +
                      "); HINT: fine-tune it on this dataset (zoo finetune), or pass "
                      "--ignore-class-names to compare labels by index anyway");
   }

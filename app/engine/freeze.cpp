@@ -2,6 +2,7 @@
 #include "app/engine/freeze.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <torch/nn/modules/container/sequential.h>
 
@@ -24,13 +25,6 @@ bool glob(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
-std::string joined(const std::vector<std::string>& items, size_t max = 12) {
-  std::string out;
-  for (size_t i = 0; i < items.size() && i < max; ++i) out += (i ? ", " : "") + items[i];
-  if (items.size() > max) out += ", ... (" + std::to_string(items.size()) + " in all)";
-  return out;
-}
-
 // The module path LAYER names: an exact path, or the one path ending in ".LAYER".
 std::string resolve_layer(const std::vector<std::string>& paths, const std::string& layer) {
   if (std::find(paths.begin(), paths.end(), layer) != paths.end()) return layer;
@@ -42,9 +36,9 @@ std::string resolve_layer(const std::vector<std::string>& paths, const std::stri
     }
   }
   if (matches.size() == 1) return matches[0];
-  throw usage_error("--freeze up-to:" + layer + (matches.empty() ? " names no module" : " is ambiguous (" + joined(matches) + ")") +
+  throw usage_error("--freeze up-to:" + layer + (matches.empty() ? " names no module" : " is ambiguous (" + name_list(matches) + ")") +
                     "; HINT: `zoo info MODEL --groups` lists the layers, e.g. " +
-                    joined(std::vector<std::string>(paths.begin(), paths.begin() + std::min<size_t>(paths.size(), 6))));
+                    name_list(paths, 6));
 }
 
 // Parameters of the modules up to and including `layer`, by forward (registration) order.
@@ -96,7 +90,7 @@ Freezer::Freezer(const torch::nn::Module& model, const std::vector<std::string>&
       if (matched == 0) {
         throw usage_error("--freeze '" + spec + "' matches no parameter (groups: conv, features, "
                           "backbone, none, all, up-to:LAYER; or a glob on names such as " +
-                          joined(std::vector<std::string>(names.begin(), names.begin() + std::min<size_t>(names.size(), 4))) +
+                          name_list(names, 4) +
                           "); HINT: `zoo info MODEL --groups`");
       }
     }
@@ -128,14 +122,6 @@ std::vector<torch::Tensor> Freezer::frozen_params(const torch::nn::Module& model
   std::vector<torch::Tensor> out;
   for (const auto& p : model.named_parameters()) {
     if (is_frozen(p.key())) out.push_back(p.value());
-  }
-  return out;
-}
-
-std::vector<torch::Tensor> Freezer::trainable_params(const torch::nn::Module& model) const {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : model.named_parameters()) {
-    if (!is_frozen(p.key())) out.push_back(p.value());
   }
   return out;
 }

@@ -42,9 +42,8 @@ class Freezer {
   const std::vector<std::string>& frozen() const { return frozen_; }
   bool empty() const { return frozen_.empty(); }
   bool is_frozen(const std::string& name) const;
-  // The frozen parameters of `model` and the others that train, in state-dict order.
+  // The frozen parameters of `model`, in state-dict order.
   std::vector<torch::Tensor> frozen_params(const torch::nn::Module& model) const;
-  std::vector<torch::Tensor> trainable_params(const torch::nn::Module& model) const;
 
   // requires_grad false on every frozen parameter (true on the rest).
   void freeze(torch::nn::Module& model) const;

@@ -6,6 +6,7 @@
 #include "app/engine/model_io.h"
 #include "app/engine/run_dir.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "weights/weights_io.h"
 
 #include <spdlog/spdlog.h>
@@ -22,13 +23,6 @@ namespace {
 constexpr double kAuxLossWeight = 0.3;
 constexpr int64_t kMinValBatch = 256;  // validation has no gradients: larger batches are cheap
 
-std::string list(const std::vector<std::string>& names, size_t max = 10) {
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
-  if (names.size() > max) out += ", ... (" + std::to_string(names.size()) + ")";
-  return out;
-}
-
 std::string shape(const torch::Tensor& t) {
   std::string out = "[";
   for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
@@ -44,8 +38,7 @@ class FeatureSource : public BatchSource {
       : features_(std::move(features)), labels_(std::move(labels)), row_of_(std::move(row_of)),
         options_(options) {}
   int64_t batches_per_epoch() const override {
-    const auto n = static_cast<int64_t>(row_of_.size());
-    return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+    return batch_count(row_of_.size(), options_.batch_size, options_.drop_last);
   }
   void start_epoch(int64_t epoch, int64_t first_batch) override {
     order_ = epoch_order(row_of_.size(), options_.seed, epoch, options_.shuffle);
@@ -169,11 +162,11 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
   train_options_.seed = config.seed;
   train_options_.drop_last = config.drop_last;
   train_loader_ = std::make_unique<Loader>(data_.train, train_options_);
-  LoaderOptions val_opts = train_options_;
-  val_opts.shuffle = false;
-  val_opts.drop_last = false;
-  val_opts.batch_size = std::max<int64_t>(config.batch_size, kMinValBatch);
-  val_loader_ = std::make_unique<Loader>(data_.val, val_opts);
+  val_options_ = train_options_;
+  val_options_.shuffle = false;
+  val_options_.drop_last = false;
+  val_options_.batch_size = std::max<int64_t>(config.batch_size, kMinValBatch);
+  val_loader_ = std::make_unique<Loader>(data_.val, val_options_);
 }
 
 std::vector<MetricSpec> ClassificationTask::declared_metrics() {
@@ -261,14 +254,14 @@ void ClassificationTask::load_pretrained(const std::string& path) {
   }
   if (!mismatched.empty()) {
     throw data_error("--weights " + path + " does not fit " + model_name_ + " beyond its head: " +
-                     list(mismatched, 4) + "; HINT: pass weights of the same architecture");
+                     name_list(mismatched, 4) + "; HINT: pass weights of the same architecture");
   }
   const LoadReport report = load_state_dict(*model_, load, LoadMode::kNonStrict, path);
   spdlog::info("loaded {} of {} tensors from {}", report.matched.size(), file.size(), path);
-  if (!adapted.empty()) spdlog::info("adapted the input convolution to {} channel(s): {}", spec_.channels, list(adapted));
+  if (!adapted.empty()) spdlog::info("adapted the input convolution to {} channel(s): {}", spec_.channels, name_list(adapted, 10));
   if (!reset.empty()) {
-    spdlog::info("head reset for {} classes ({}): {}", classes.size(), list(classes), list(reset));
-    if (!file_classes.empty()) spdlog::info("the weights' classes were: {}", list(file_classes));
+    spdlog::info("head reset for {} classes ({}): {}", classes.size(), name_list(classes, 10), name_list(reset, 10));
+    if (!file_classes.empty()) spdlog::info("the weights' classes were: {}", name_list(file_classes, 10));
   } else if (mapping) {
     std::string pairs;
     for (size_t i = 0; i < mapping->size(); ++i) {
@@ -276,12 +269,12 @@ void ClassificationTask::load_pretrained(const std::string& path) {
     }
     spdlog::info("head rows reordered to the dataset's class order: {}", pairs);
   }
-  if (!unexpected.empty()) spdlog::warn("ignored {} tensors the model does not have: {}", unexpected.size(), list(unexpected));
+  if (!unexpected.empty()) spdlog::warn("ignored {} tensors the model does not have: {}", unexpected.size(), name_list(unexpected, 10));
   std::vector<std::string> missing;
   for (const auto& name : report.missing) {
     if (!in_head(name, heads)) missing.push_back(name);
   }
-  if (!missing.empty()) spdlog::warn("{} tensors keep their initial values (not in the file): {}", missing.size(), list(missing));
+  if (!missing.empty()) spdlog::warn("{} tensors keep their initial values (not in the file): {}", missing.size(), name_list(missing, 10));
 }
 
 void ClassificationTask::check_backbone_frozen(const TrainConfig& config) const {
@@ -304,11 +297,7 @@ void ClassificationTask::build_feature_cache() {
   model_->eval();
   const auto start = std::chrono::steady_clock::now();
   train_cache_ = cache_features(*model_, data_.train, train_options_, eval_);
-  LoaderOptions val_opts = train_options_;
-  val_opts.shuffle = false;
-  val_opts.drop_last = false;
-  val_opts.batch_size = std::max<int64_t>(train_options_.batch_size, kMinValBatch);
-  val_cache_ = cache_features(*model_, data_.val, val_opts, eval_);
+  val_cache_ = cache_features(*model_, data_.val, val_options_, eval_);
   spdlog::info("cached the backbone's features of {} + {} samples in {:.1f}s", data_.train->size(),
                data_.val->size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   if (was_training) model_->train();

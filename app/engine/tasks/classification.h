@@ -58,6 +58,7 @@ class ClassificationTask : public Task {
   ModelOptions model_options_;
   Classifier model_{nullptr};
   LoaderOptions train_options_;
+  LoaderOptions val_options_;
   std::unique_ptr<Loader> train_loader_;
   std::unique_ptr<Loader> val_loader_;
   double label_smoothing_ = 0.0;
