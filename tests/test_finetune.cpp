@@ -226,6 +226,24 @@ TEST_F(Finetune, UnfreezeAtReleasesTheBackboneAndResumesAcrossIt) {
   for (const auto& [name, t] : staged) EXPECT_TRUE(torch::equal(t, resumed.at(name))) << name;
 }
 
+TEST_F(Finetune, HeadLrTrainsTheHeadAtItsOwnRate) {
+  const std::string pth = (dir_->path() / "lenet-headlr.pth").string();
+  const auto file = pretrained("lenet5", 5, 1, pth);
+  TrainConfig c = config("lenet5", pth, "head-lr");
+  c.lr = 1e-9;  // the body barely moves; only --head-lr lets the head learn
+  c.head_lr = 0.1;
+  c.weight_decay = 0.0;
+  c.max_steps = 3;
+  const auto fast = last_weights(train(c));
+  EXPECT_TRUE(torch::allclose(fast.at("features.0.weight"), file.at("features.0.weight"), 0, 1e-6));
+  const double moved = (fast.at("classifier.4.weight") - file.at("classifier.4.weight")).abs().max().item<double>();
+  EXPECT_GT(moved, 1e-4);
+  c.name = "no-head-lr";
+  c.head_lr = 0.0;  // the head at --lr, like the rest
+  const auto slow = last_weights(train(c));
+  EXPECT_LT((slow.at("classifier.4.weight") - file.at("classifier.4.weight")).abs().max().item<double>(), 1e-6);
+}
+
 TEST_F(Finetune, CachedFeaturesTrainTheSameHead) {
   const std::string pth = (dir_->path() / "lenet-cache.pth").string();
   pretrained("lenet5", 5, 1, pth);
