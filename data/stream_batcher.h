@@ -34,6 +34,8 @@ class StreamBatcher : public BatchSource {
   void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   std::optional<Batch> next() override;
 
+  // Streams (rows) per batch: B.
+  int64_t stream_count() const { return options_.streams; }
   // Tokens per stream in every epoch (each stream yields one prediction fewer).
   int64_t stream_length() const { return stream_length_; }
   // The start offset of epoch `epoch` (0 without shift).

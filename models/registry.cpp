@@ -71,6 +71,8 @@ std::vector<ModelInfo> make_table() {
       {"densenet201", "densenet", densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
         20013928,  4291365888, "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
       // -- googlenet, densenet rows --
+      {"charlm", "charlm", nullptr, {0, 0, 0}, {}, "common-licenses",
+          886880,      876544, "character-level language model (char-rnn): embedding 64, 2-layer LSTM 256, per character (--cell, --hidden, ...)"},
   };
 }
 
@@ -99,8 +101,18 @@ int64_t default_num_classes(const ModelInfo& info) {
   return info.default_data == "imagenet" ? 1000 : 10;
 }
 
-Classifier build_classifier(const std::string& name, ModelOptions options) {
+const ModelInfo& find_classifier(const std::string& name, const std::string& what) {
   const ModelInfo& info = find_model(name);
+  if (!info.is_classifier()) {
+    throw usage_error(what + " needs an image classifier, and " + name + " is a character-level "
+                      "language model; HINT: zoo train " + name + ", zoo sample, zoo eval --weights "
+                      "CKPT --data TEXT");
+  }
+  return info;
+}
+
+Classifier build_classifier(const std::string& name, ModelOptions options) {
+  const ModelInfo& info = find_classifier(name, "building a classifier");
   if (options.num_classes <= 0) {
     throw usage_error("--num-classes must be positive, got " + std::to_string(options.num_classes));
   }

@@ -29,6 +29,10 @@ struct Normalization {
 
 using ClassifierBuilder = std::function<Classifier(const ModelOptions&)>;
 
+// A registry row. Image classifiers have a builder; the character-level language model
+// (family "charlm") has none here: its size comes from its vocabulary and flags
+// (models/charlm.h), and its figures below are at the default flags and a 96-character
+// vocabulary, per character instead of per image.
 struct ModelInfo {
   std::string name;
   std::string family;
@@ -41,7 +45,12 @@ struct ModelInfo {
   int64_t parameters = 0;
   int64_t macs = 0;                       // multiply-adds, conv + linear (models/profile.h)
   std::string description;
+
+  bool is_classifier() const { return static_cast<bool>(build); }
 };
+
+// The vocabulary size the registry's charlm figures assume.
+inline constexpr int64_t kCharLmReferenceVocab = 96;
 
 const std::vector<ModelInfo>& model_table();
 // Throws a usage Error listing the known names when name is unknown.
@@ -49,7 +58,11 @@ const ModelInfo& find_model(const std::string& name);
 // The class count the registry's figures (and `zoo list`, `zoo info`, `zoo bench`) assume:
 // 1000 for ImageNet models, 10 otherwise.
 int64_t default_num_classes(const ModelInfo& info);
-// Builds the classifier `name` with options whose zero fields are filled from the registry.
+// find_model, and a usage Error when the model is not an image classifier (charlm), naming
+// `what` the caller wanted to do ("zoo bench").
+const ModelInfo& find_classifier(const std::string& name, const std::string& what);
+// Builds the classifier `name` with options whose zero fields are filled from the registry;
+// a usage Error for a model that is not an image classifier.
 Classifier build_classifier(const std::string& name, ModelOptions options);
 // Comma-separated list of every registered name, for error messages.
 std::string known_model_names();

@@ -417,3 +417,57 @@ TEST(DataCli, TrainFlagsAreValidated) {
 
 }  // namespace
 }  // namespace zoo
+
+namespace zoo {
+namespace {
+
+// charlm through the binary: train on German text (umlauts stay single characters in the saved
+// vocabulary), sample (the prime first, then the same text for the same seed), an unknown
+// prime character, eval in bits per character, invalid UTF-8, and commands that need an image
+// classifier.
+TEST(CharLmCli, TrainSampleEvalAndErrors) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 120; ++i) text += "Über schöne Grüße freut sich jeder. Straße und Fuß. ";
+  test::write_file(dir / "de.txt", text);
+  const std::string runs = dir / "runs";
+  auto r = run_zoo("train charlm --data " + (dir / "de.txt") + " --epochs 2 --hidden 32 --embed 8 --layers 1 "
+                   "--seq-len 16 --batch-size 8 --quiet --name de --runs-dir " + runs);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("bits/char"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("best val_loss"), std::string::npos) << r.out;
+  const auto vocab = nlohmann::json::parse(test::read_file(runs + "/de/vocab.json"));
+  for (const char* c : {"Ü", "ö", "ü", "ß"}) {
+    EXPECT_NE(std::find(vocab.begin(), vocab.end(), c), vocab.end()) << c;
+  }
+  const auto config = nlohmann::json::parse(test::read_file(runs + "/de/config.json"));
+  EXPECT_EQ(config["optimizer"], "adam");  // charlm's training defaults
+  EXPECT_EQ(config["clip_grad_norm"], 5.0);
+  const std::string ckpt = runs + "/de/checkpoints/best.pt";
+
+  auto a = run_zoo("sample charlm --weights " + ckpt + " --prime 'Grüße ' --length 40 --seed 3");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out.rfind("Grüße ", 0), 0u) << a.out;
+  auto b = run_zoo("sample --weights " + ckpt + " --prime 'Grüße ' --length 40 --seed 3");
+  EXPECT_EQ(a.out, b.out);
+  auto bad = run_zoo("sample --weights " + ckpt + " --prime 'şu'");
+  EXPECT_EQ(bad.exit_code, 65);
+  EXPECT_NE(bad.err.find("'ş' (U+015F)"), std::string::npos) << bad.err;
+
+  auto e = run_zoo("eval --weights " + ckpt + " --data " + (dir / "de.txt") + " --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto j = nlohmann::json::parse(e.out);
+  EXPECT_GT(j["chars"].get<int64_t>(), 5000);
+  EXPECT_GT(j["bpc"].get<double>(), 0.0);
+  EXPECT_LT(j["bpc"].get<double>(), 4.0);
+
+  test::write_file(dir / "latin1.txt", "Gr\xFC\xDF" "e");
+  auto u = run_zoo("train charlm --data " + (dir / "latin1.txt") + " --runs-dir " + runs);
+  EXPECT_EQ(u.exit_code, 65);
+  EXPECT_NE(u.err.find("at byte 2"), std::string::npos) << u.err;
+  EXPECT_EQ(run_zoo("bench charlm").exit_code, 2);
+  EXPECT_EQ(run_zoo("predict --weights " + ckpt + " x.png").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace zoo

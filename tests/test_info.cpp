@@ -82,6 +82,7 @@ TEST(Stages, RegistryFiguresAndStagesEqualForward) {
   torch::manual_seed(0);
   int checked = 0;
   for (const auto& info : model_table()) {
+    if (!info.is_classifier()) continue;  // charlm: tests/test_charlm.cpp
     SCOPED_TRACE(info.name);
     auto model = build_default(info.name);
     EXPECT_EQ(count_parameters(*model), info.parameters);

@@ -26,7 +26,7 @@ void run_bench_data(const BenchDataOptions& o) {
                       ", got " + std::to_string(o.batches) + "; HINT: fewer batches time the "
                       "prefetched head start, not the pipeline");
   }
-  DataOptions data_options = data_options_for(find_model(o.model), o.input_size);
+  DataOptions data_options = data_options_for(find_classifier(o.model, "timing an image pipeline"), o.input_size);
   data_options.augment = o.augment;
   data_options.seed = o.seed;
   const DataSplits splits = open_dataset(o.data, data_options);

@@ -31,7 +31,7 @@ struct DataInspectOptions {
 };
 
 void run_data_inspect(const DataInspectOptions& o) {
-  DataOptions data_options = data_options_for(find_model(o.model), o.input_size);
+  DataOptions data_options = data_options_for(find_classifier(o.model, "zoo data inspect"), o.input_size);
   data_options.augment = o.augment;
   data_options.val_split = o.val_split;
   data_options.seed = o.seed;

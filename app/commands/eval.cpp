@@ -1,15 +1,20 @@
 // zoo eval [MODEL] --weights CKPT [--data D] [--split test|train]: accuracy, top-5, per-class
 // precision / recall / F1 with macro averages, and a confusion-matrix PNG of a checkpoint on
-// a dataset split; --json for scripts.
+// a dataset split; for a charlm checkpoint, loss and bits per character on a text; --json for
+// scripts.
 #include "app/commands/commands.h"
 #include "app/engine/evaluate.h"
 #include "app/engine/model_io.h"
 #include "app/engine/plots.h"
+#include "app/engine/tasks/language_model.h"
 #include "app/engine/trainer.h"
 #include "common/device.h"
 #include "common/error.h"
 #include "common/text.h"
 #include "data/datasets.h"
+#include "data/stream_batcher.h"
+#include "data/text.h"
+#include "weights/weights_io.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -51,6 +56,38 @@ std::string default_confusion_path(const std::string& weights, const std::string
   return file;
 }
 
+// A character-level language model on a text: loss and bits per character over all of it
+// (default: the validation tail of the text it was trained on), read as --batch-size streams.
+void run_eval_text(const EvalOptions& opts) {
+  LoadedLanguageModel lm = load_language_model(opts.weights);
+  const TrainConfig config = train_config_from_json(lm.meta.value("config", nlohmann::json::object()));
+  TextOptions text_options;
+  text_options.extensions = config.text_ext;
+  text_options.errors = parse_utf8_errors(config.utf8_errors);
+  const std::string data = opts.data.empty() ? config.data : opts.data;
+  const TextCorpus corpus = read_text_corpus(data, text_options);
+  torch::Tensor tokens = lm.vocab.encode(corpus.text, "text " + data);
+  std::string part = "all";
+  if (opts.data.empty()) {  // the run's own validation tail (or, with --split train, the rest)
+    const int64_t n = tokens.numel();
+    const int64_t val = static_cast<int64_t>(std::llround(double(n) * config.val_split));
+    tokens = opts.split == "train" ? tokens.slice(0, 0, n - val) : tokens.slice(0, n - val, n);
+    part = opts.split == "train" ? "train" : "val";
+  }
+  if (tokens.numel() < 2) throw data_error("text " + data + " is too short to evaluate (under 2 characters)");
+  StreamBatcher batches(tokens, {eval_streams(tokens.numel(), opts.batch_size, config.seq_len), config.seq_len, false, 0});
+  const TextEvalResult r = evaluate_text(*lm.model, batches, torch::kCPU, Precision::kFp32);
+  if (opts.json) {
+    const nlohmann::json out = {{"weights", opts.weights}, {"model", "charlm"}, {"data", data},
+                                {"split", part},           {"chars", r.chars},  {"loss", r.loss},
+                                {"bpc", r.bits_per_char()}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("charlm on %s (%s, %lld characters predicted): loss %.4f nats/char, %.4f bits/char\n",
+              data.c_str(), part.c_str(), (long long)r.chars, r.loss, r.bits_per_char());
+}
+
 void run_eval(EvalOptions opts) {
   const std::string expected = take_model_name(opts.model);
   if (!opts.model.empty()) {
@@ -58,6 +95,12 @@ void run_eval(EvalOptions opts) {
                       "--weights CKPT [--data D]");
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  const bool text_model = weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint &&
+                          !find_model(model_of_weights(opts.weights)).is_classifier();
+  if (text_model || (!expected.empty() && !find_model(expected).is_classifier())) {
+    run_eval_text(opts);
+    return;
+  }
   LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
   std::string data = opts.data;
   DataSplits splits = open_eval_data(loaded, opts.weights, data);
@@ -135,14 +178,16 @@ void register_eval(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
   cmd->add_option("model", opts->model, "Optional model name, checked against the checkpoint");
   cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
-  cmd->add_option("--data", opts->data, "Dataset name or path; default: the one it was trained on");
+  cmd->add_option("--data", opts->data, "Dataset name or path (charlm: a text file or folder, "
+                  "evaluated whole); default: the one it was trained on (charlm: its validation "
+                  "tail)");
   cmd->add_flag("--ignore-class-names", opts->ignore_class_names,
                 "Evaluate even when the dataset's class names differ from the checkpoint's "
                 "(labels are compared by index)");
   cmd->add_option("--split", opts->split, "Which split to evaluate")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();
-  cmd->add_option("--batch-size", opts->batch_size, "Samples per forward pass")
+  cmd->add_option("--batch-size", opts->batch_size, "Samples per forward pass (charlm: streams)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")

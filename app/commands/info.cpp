@@ -9,6 +9,7 @@
 #include "app/engine/freeze.h"
 #include "common/error.h"
 #include "models/profile.h"
+#include "models/charlm.h"
 #include "models/registry.h"
 
 #include <c10/util/Exception.h>
@@ -133,8 +134,53 @@ void print_groups(const ModelInfo& info, ClassifierImpl& model, bool json) {
               layers.empty() ? "*" : (layers.front().first + ".*").c_str());
 }
 
+// charlm: its modules with parameters and multiply-adds per character, at the default sizes
+// and a vocabulary of --num-classes characters (default: the registry's reference vocabulary).
+void print_char_lm(const ModelInfo& info, const InfoOptions& opts) {
+  if (opts.groups) throw usage_error("--groups lists what fine-tuning freezes; charlm is trained from scratch");
+  CharLmOptions o;
+  o.vocab_size = opts.num_classes > 0 ? opts.num_classes : kCharLmReferenceVocab;
+  CharLm model(o);
+  struct Row {
+    std::string name, type, output;
+    int64_t parameters, macs;
+  };
+  const int64_t gate = 4 * o.hidden;
+  std::vector<Row> rows{{"embed", "Embedding", std::to_string(o.embed), o.vocab_size * o.embed, 0}};
+  for (int64_t l = 0; l < o.layers; ++l) {
+    const int64_t in = l == 0 ? o.embed : o.hidden;
+    rows.push_back({"rnn (layer " + std::to_string(l) + ")", "LSTM", std::to_string(o.hidden),
+                    gate * (in + o.hidden) + 2 * gate, gate * (in + o.hidden)});
+  }
+  rows.push_back({"head", "Linear", std::to_string(o.vocab_size), o.hidden * o.vocab_size + o.vocab_size,
+                  o.hidden * o.vocab_size});
+  if (opts.json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& r : rows) {
+      layers.push_back({{"name", r.name}, {"type", r.type}, {"parameters", r.parameters}, {"macs", r.macs}});
+    }
+    std::printf("%s\n", nlohmann::json{{"model", info.name}, {"options", to_json(o)}, {"layers", layers},
+                                       {"parameters", count_parameters(*model)},
+                                       {"macs_per_char", char_lm_macs_per_char(o)}}
+                            .dump(2)
+                            .c_str());
+    return;
+  }
+  std::printf("%s: %s; vocabulary %lld; multiply-adds per character\n", info.name.c_str(),
+              info.description.c_str(), static_cast<long long>(o.vocab_size));
+  std::printf("%-20s %-12s %-8s %13s %17s\n", "layer", "type", "output", "parameters", "multiply-adds");
+  for (const auto& r : rows) {
+    std::printf("%-20s %-12s %-8s %13s %17s\n", r.name.c_str(), r.type.c_str(), r.output.c_str(),
+                grouped(r.parameters).c_str(), grouped(r.macs).c_str());
+  }
+  std::printf("%-20s %-12s %-8s %13s %17s\n", "total", "", "", grouped(count_parameters(*model)).c_str(),
+              grouped(char_lm_macs_per_char(o)).c_str());
+  std::printf("(zoo train charlm --cell --embed --hidden --layers change the sizes)\n");
+}
+
 void run_info(const InfoOptions& opts) {
   const ModelInfo& info = find_model(opts.model);
+  if (!info.is_classifier()) return print_char_lm(info, opts);
   const auto shape = parse_input(opts.input, info.input_shape);
   ModelOptions options;
   options.num_classes = opts.num_classes > 0 ? opts.num_classes : default_num_classes(info);
@@ -195,7 +241,8 @@ void register_info(CLI::App& app) {
   cmd->add_option("--input", opts->input,
                   "Input size as CxHxW (3x227x227) or S (square); default: the model's default input");
   cmd->add_option("--num-classes", opts->num_classes,
-                  "Classes of the head; default 1000 for ImageNet models, 10 otherwise")
+                  "Classes of the head; default 1000 for ImageNet models, 10 otherwise (charlm: "
+                  "the vocabulary size, default 96)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--depth", opts->depth,
                   "Merge rows by the first D parts of their names (1: features, layer1, ...); 0: all")

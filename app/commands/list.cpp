@@ -32,11 +32,14 @@ struct ListOptions {
 void run_list(const ListOptions& opts) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& info : model_table()) {
-    nlohmann::json row = {{"name", info.name},
-                          {"family", info.family},
-                          {"input", {info.input_shape[0], info.input_shape[1], info.input_shape[2]}},
-                          {"description", info.description}};
-    row["num_classes"] = default_num_classes(info);
+    nlohmann::json row = {{"name", info.name}, {"family", info.family}, {"description", info.description}};
+    if (info.is_classifier()) {
+      row["input"] = {info.input_shape[0], info.input_shape[1], info.input_shape[2]};
+      row["num_classes"] = default_num_classes(info);
+    } else {
+      row["input"] = "text";  // figures per character, at a reference vocabulary
+      row["vocab_size"] = kCharLmReferenceVocab;
+    }
     row["parameters"] = info.parameters;
     row["macs"] = info.macs;
     rows.push_back(row);
@@ -49,8 +52,9 @@ void run_list(const ListOptions& opts) {
               "input", "description");
   for (const auto& r : rows) {
     const auto in = r["input"];
-    const std::string input = std::to_string(in[0].get<int>()) + "x" + std::to_string(in[1].get<int>()) +
-                              "x" + std::to_string(in[2].get<int>());
+    const std::string input = in.is_string() ? in.get<std::string>()
+                                             : std::to_string(in[0].get<int>()) + "x" + std::to_string(in[1].get<int>()) +
+                                                   "x" + std::to_string(in[2].get<int>());
     const bool has = r.contains("parameters");
     std::printf("%-14s %-10s %12s %8s  %-11s %s\n", r["name"].get<std::string>().c_str(),
                 r["family"].get<std::string>().c_str(),
@@ -59,7 +63,8 @@ void run_list(const ListOptions& opts) {
                 r["description"].get<std::string>().c_str());
   }
   std::printf("MACs: multiply-adds (conv + linear) for one image at the default input; "
-              "`zoo info MODEL` has them per layer\n");
+              "`zoo info MODEL` has them per layer; charlm: per character, at a %lld-character "
+              "vocabulary\n", static_cast<long long>(kCharLmReferenceVocab));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // line override it.
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
+#include "app/engine/task.h"
 #include "app/engine/trainer.h"
 #include "common/error.h"
 
@@ -29,20 +30,27 @@ bool typed_on_command_line(const CLI::App& cmd, const std::string& key) {
   return option != nullptr && option->count() > 0;
 }
 
-// Reads --config and lets the flags the user typed win over it.
-TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
-  std::ifstream in(opts.config_file);
+// The JSON object of --config FILE.
+nlohmann::json read_config_file(const std::string& path) {
+  std::ifstream in(path);
   if (!in) {
-    throw missing_error("config file not found: " + opts.config_file + "; HINT: pass a JSON file "
-                        "such as a run's config.json");
+    throw missing_error("config file not found: " + path + "; HINT: pass a JSON file such as a "
+                        "run's config.json");
   }
   nlohmann::json file;
   try {
     file = nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    throw data_error("config file " + opts.config_file + " is not valid JSON: " + e.what());
+    throw data_error("config file " + path + " is not valid JSON: " + e.what());
   }
-  if (!file.is_object()) throw data_error("config file " + opts.config_file + " must hold a JSON object");
+  if (!file.is_object()) throw data_error("config file " + path + " must hold a JSON object");
+  return file;
+}
+
+// The new run's options: the flags the user typed, then --config's keys, then the model's task
+// defaults (task_train_defaults), then TrainConfig's defaults.
+TrainConfig resolve_config(const TrainOptions& opts, const CLI::App& cmd) {
+  const nlohmann::json file = opts.config_file.empty() ? nlohmann::json::object() : read_config_file(opts.config_file);
   const nlohmann::json flags = to_json(opts.config);
   nlohmann::json merged = flags;
   for (const auto& item : file.items()) {
@@ -50,8 +58,12 @@ TrainConfig merge_config_file(const TrainOptions& opts, const CLI::App& cmd) {
       throw data_error("config file " + opts.config_file + " sets unknown option '" + item.key() +
                        "'; HINT: keys are the long flag names with '_' for '-', e.g. batch_size");
     }
-    const bool typed = typed_on_command_line(cmd, item.key());
-    if (!typed) merged[item.key()] = item.value();
+    if (!typed_on_command_line(cmd, item.key())) merged[item.key()] = item.value();
+  }
+  const std::string model = merged.value("model", opts.config.model);
+  const nlohmann::json defaults = task_train_defaults(model);
+  for (const auto& item : defaults.items()) {
+    if (!typed_on_command_line(cmd, item.key()) && !file.contains(item.key())) merged[item.key()] = item.value();
   }
   try {
     return train_config_from_json(merged);
@@ -84,8 +96,7 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
   if (!opts.resume.empty()) {
     summary = resume(opts.resume, resume_overrides(opts, cmd));
   } else {
-    TrainConfig config = opts.config_file.empty() ? opts.config : merge_config_file(opts, cmd);
-    summary = train(config);
+    summary = train(resolve_config(opts, cmd));
   }
   const auto& m = summary.final_metrics;
   if (m.is_null()) {
@@ -115,7 +126,10 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
   cmd->add_option("--data", c.data,
                   "Dataset name (imagenet, cifar10, cifar100, cifar100-coarse, mnist, "
                   "fashion-mnist under $ZOO_DATA; shapes, generated) or a folder (ImageFolder, "
-                  "CIFAR batches, idx files); default: the model's own (fashion-mnist for lenet5)");
+                  "CIFAR batches, idx files); default: the model's own (fashion-mnist for lenet5). "
+                  "charlm: a UTF-8 text file, a folder of them (see --text-ext) or NAME[.txt] under "
+                  "$ZOO_DATA; default: common-licenses, the license texts every Debian system has "
+                  "in /usr/share/common-licenses");
   option("--input-size", c.input_size,
          "Input height/width; 0: the dataset's native size (CIFAR 32, shapes 64) when smaller "
          "than the model's, else the model's default");
@@ -126,16 +140,39 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
       ->check(CLI::IsMember({"none", "standard", "strong"}));
   option("--val-split", c.val_split,
          "Fraction of each class held out for validation when an ImageFolder has no val/ or "
-         "test/ folder (seeded by --seed)");
+         "test/ folder (seeded by --seed); charlm: the fraction of the text, at its end, that "
+         "validates");
   cmd->add_flag("--drop-last", c.drop_last, "Drop the last incomplete training batch of each epoch");
   cmd->add_flag("--aux-logits", c.aux_logits,
                 "Build the auxiliary classifiers (GoogLeNet) and add their losses (weight 0.3 each)");
   option("--in-channels", c.in_channels,
          "Input channels the data is read as and the model built for: 1 (gray) or 3 (RGB); 0: "
          "the model's own (1 for lenet5, 3 for the ImageNet models)");
+  option("--dropout", c.dropout,
+         "Dropout probability; negative: the model's default (AlexNet/VGG/GoogLeNet their "
+         "paper's; charlm 0, applied between recurrent layers)");
+  // charlm
+  option("--cell", c.cell, "charlm: recurrent cell, lstm, gru or rnn (tanh)")
+      ->check(CLI::IsMember({"lstm", "gru", "rnn"}));
+  option("--embed", c.embed, "charlm: character embedding width");
+  option("--hidden", c.hidden, "charlm: recurrent state width");
+  option("--layers", c.layers, "charlm: recurrent layers");
+  option("--seq-len", c.seq_len,
+         "charlm: characters per stream per batch, the span of truncated backpropagation "
+         "through time (the state itself carries across batches)");
+  cmd->add_option("--text-ext", c.text_ext,
+                  "charlm: extensions of the files read from a --data folder, comma-separated; * "
+                  "reads every file")
+      ->delimiter(',')
+      ->capture_default_str();
+  option("--utf8-errors", c.utf8_errors,
+         "charlm: invalid UTF-8 is an error naming the file and byte (strict) or read as U+FFFD "
+         "(replace)")
+      ->check(CLI::IsMember({"strict", "replace"}));
   // How long
   option("--epochs", c.epochs, "Number of passes over the training set");
-  option("--batch-size", c.batch_size, "Samples per batch (per optimizer step without --accumulate)");
+  option("--batch-size", c.batch_size, "Samples per batch (per optimizer step without --accumulate); "
+         "charlm: streams, each --seq-len characters");
   option("--accumulate", c.accumulate,
          "Batches whose gradients add up to one optimizer step (effective batch = batch size x this)");
   option("--max-steps", c.max_steps, "Stop after this many optimizer steps; 0: no limit (the "
@@ -145,20 +182,20 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
   option("--patience", c.patience, "Early stopping: stop after N epochs without a new best "
          "--best-metric; 0: off");
   // Optimizer
-  option("--optimizer", c.optimizer, "sgd, adam, adamw or rmsprop")
+  option("--optimizer", c.optimizer, "sgd, adam, adamw or rmsprop (charlm's default: adam)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}));
-  option("--lr", c.lr, "Peak learning rate (after warmup)");
+  option("--lr", c.lr, "Peak learning rate (after warmup); charlm's default: 0.002");
   option("--momentum", c.momentum, "Momentum of SGD and RMSprop, 0 to disable");
   cmd->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
   option("--beta1", c.beta1, "Adam/AdamW first-moment decay");
   option("--beta2", c.beta2, "Adam/AdamW second-moment decay");
   option("--alpha", c.alpha, "RMSprop smoothing constant");
   option("--eps", c.eps, "Adam/AdamW/RMSprop denominator epsilon");
-  option("--weight-decay", c.weight_decay, "Weight decay (L2 for sgd/adam/rmsprop, decoupled for adamw)");
+  option("--weight-decay", c.weight_decay, "Weight decay (L2 for sgd/adam/rmsprop, decoupled for adamw); charlm's default: 0");
   cmd->add_flag("--wd-skip-norm-bias", c.wd_skip_norm_bias,
                 "No weight decay on biases and normalization parameters (every 1-D parameter)");
   option("--label-smoothing", c.label_smoothing, "Label smoothing of the cross-entropy, in [0, 1)");
-  option("--clip-grad-norm", c.clip_grad_norm, "Clip the gradients' total L2 norm to this; 0: off");
+  option("--clip-grad-norm", c.clip_grad_norm, "Clip the gradients' total L2 norm to this; 0: off; charlm's default: 5");
   // Schedule
   option("--schedule", c.schedule,
          "Learning-rate schedule: constant, step (x gamma every --step-size epochs), multistep "

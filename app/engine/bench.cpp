@@ -93,7 +93,7 @@ PeakResult measure_matmul_peak(Precision precision, const torch::Device& device,
 
 BenchResult run_model_bench(const BenchOptions& options) {
   validate(options);
-  const ModelInfo& info = find_model(options.model);
+  const ModelInfo& info = find_classifier(options.model, "zoo bench");
   const torch::Device device = parse_device(options.device);
   const Precision precision = parse_precision(options.precision, device);
   const bool train = options.mode == "train";

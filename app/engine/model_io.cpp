@@ -70,6 +70,12 @@ namespace {
 LoadedClassifier from_checkpoint(const std::string& path, const std::string& expected) {
   Checkpoint ckpt = load_checkpoint(path);
   LoadedClassifier out;
+  const std::string model = ckpt.meta.value("model", "");
+  if (!model.empty() && !find_model(model).is_classifier()) {
+    throw usage_error(path + " is a " + model + " checkpoint, and this command needs an image "
+                      "classifier; HINT: zoo sample --weights " + path + " (text), zoo eval --weights " +
+                      path + " --data TEXT (bits per character)");
+  }
   try {
     out.model_name = ckpt.meta.at("model").get<std::string>();
     out.spec = sample_spec_from_json(ckpt.meta);

@@ -99,4 +99,9 @@ using TaskFactory = std::function<std::unique_ptr<Task>(TrainConfig& config, con
 // (tasks/tasks.cpp). Throws usage_error listing the known models for an unknown name.
 std::unique_ptr<Task> make_task(TrainConfig& config, const TaskContext& context);
 
+// Training defaults a model's task sets for the options a user leaves alone, as TrainConfig
+// JSON keys (charlm: adam at 2e-3, no weight decay, gradient clipping at 5); empty for the
+// classifiers, whose defaults are TrainConfig's own.
+nlohmann::json task_train_defaults(const std::string& model);
+
 }  // namespace zoo

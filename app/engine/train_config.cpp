@@ -9,19 +9,36 @@
 
 namespace zoo {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
-    TrainConfig, model, data, input_size, augment, val_split, drop_last, aux_logits, in_channels,
-    weights, freeze, train, bn_train, head_lr, unfreeze_at, unfrozen_lr_mult, cache_features,
-    epochs, batch_size, accumulate, max_steps,
-    limit_batches, limit_val_batches, patience, optimizer, lr, momentum, nesterov, beta1, beta2,
-    alpha, eps, weight_decay, wd_skip_norm_bias, label_smoothing, clip_grad_norm, schedule,
-    warmup_epochs, warmup_factor, min_lr, step_size, milestones, gamma, plateau_patience,
-    onecycle_pct, precision, channels_last, device, threads, workers, seed, deterministic,
-    best_metric, save_every, log_every, name, runs_dir, quiet)
+// Every TrainConfig field, in declaration order (the JSON keys; more than nlohmann's
+// 64-field macro takes).
+#define ZOO_TRAIN_CONFIG_FIELDS(X) \
+    X(model) X(data) X(input_size) X(augment) X(val_split) X(drop_last) X(aux_logits) \
+    X(in_channels) X(dropout) X(cell) X(embed) X(hidden) X(layers) X(seq_len) X(text_ext) \
+    X(utf8_errors) X(weights) X(freeze) X(train) X(bn_train) X(head_lr) X(unfreeze_at) \
+    X(unfrozen_lr_mult) X(cache_features) X(epochs) X(batch_size) X(accumulate) X(max_steps) \
+    X(limit_batches) X(limit_val_batches) X(patience) X(optimizer) X(lr) X(momentum) X(nesterov) \
+    X(beta1) X(beta2) X(alpha) X(eps) X(weight_decay) X(wd_skip_norm_bias) X(label_smoothing) \
+    X(clip_grad_norm) X(schedule) X(warmup_epochs) X(warmup_factor) X(min_lr) X(step_size) \
+    X(milestones) X(gamma) X(plateau_patience) X(onecycle_pct) X(precision) X(channels_last) \
+    X(device) X(threads) X(workers) X(seed) X(deterministic) X(best_metric) X(save_every) \
+    X(log_every) X(name) X(runs_dir) X(quiet)
 
-nlohmann::json to_json(const TrainConfig& c) { return nlohmann::json(c); }
+nlohmann::json to_json(const TrainConfig& c) {
+  nlohmann::json j = nlohmann::json::object();
+#define ZOO_TO_JSON(field) j[#field] = c.field;
+  ZOO_TRAIN_CONFIG_FIELDS(ZOO_TO_JSON)
+#undef ZOO_TO_JSON
+  return j;
+}
 
-TrainConfig train_config_from_json(const nlohmann::json& j) { return j.get<TrainConfig>(); }
+TrainConfig train_config_from_json(const nlohmann::json& j) {
+  const TrainConfig defaults;
+  TrainConfig c;
+#define ZOO_FROM_JSON(field) c.field = j.value(#field, defaults.field);
+  ZOO_TRAIN_CONFIG_FIELDS(ZOO_FROM_JSON)
+#undef ZOO_FROM_JSON
+  return c;
+}
 
 namespace {
 
@@ -118,6 +135,15 @@ void validate(const TrainConfig& c) {
   require(c.schedule != "onecycle" || c.warmup_epochs == 0,
           "--schedule onecycle has its own warm-up phase; HINT: drop --warmup-epochs, use "
           "--onecycle-pct");
+  require(c.dropout < 1, "--dropout must be below 1 (negative: the model's default), got " + str(c.dropout));
+  require(one_of(c.cell, {"lstm", "gru", "rnn"}), "--cell must be lstm, gru or rnn, got '" + c.cell + "'");
+  positive(c.embed, "--embed");
+  positive(c.hidden, "--hidden");
+  positive(c.layers, "--layers");
+  positive(c.seq_len, "--seq-len");
+  require(!c.text_ext.empty(), "--text-ext needs at least one extension (or * for every file)");
+  require(one_of(c.utf8_errors, {"strict", "replace"}),
+          "--utf8-errors must be strict or replace, got '" + c.utf8_errors + "'");
   require(one_of(c.precision, {"fp32", "bf16", "fp16"}),
           "--precision must be fp32, bf16 or fp16, got '" + c.precision + "'");
 }

@@ -21,6 +21,15 @@ struct TrainConfig {
   bool drop_last = false;            // drop the last incomplete training batch
   bool aux_logits = false;           // build auxiliary heads (GoogLeNet) and train them too
   int64_t in_channels = 0;           // 0: the model's; 1 or 3 feeds (and builds) that many
+  double dropout = -1.0;             // <0: the model's default (classifiers: their own; charlm: 0)
+  // Character-level language model (charlm)
+  std::string cell = "lstm";         // lstm | gru | rnn
+  int64_t embed = 64;                // character embedding width
+  int64_t hidden = 256;              // recurrent state width
+  int64_t layers = 2;                // recurrent layers
+  int64_t seq_len = 64;              // characters per batch row; the state is detached between batches
+  std::vector<std::string> text_ext{".txt"};  // extensions read from a folder; "*": every file
+  std::string utf8_errors = "strict";         // strict | replace
   // Fine-tuning (zoo finetune)
   std::string weights;               // pretrained weights to start from (.pt, .pth, .safetensors)
   std::vector<std::string> freeze;   // conv | features | backbone | none | all | up-to:LAYER | glob

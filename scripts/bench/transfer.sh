@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# Transfer learning on Fashion-MNIST, end to end with zoo: LeNet-5 pretrained on classes 0-4
-# (T-shirt/top .. Coat, every training image), then trained on classes 5-9 (Sandal .. Ankle
-# boot) from PER_CLASS images per class under four regimes:
-#   scratch   zoo train lenet5 (random initialisation)
+# Transfer learning on Fashion-MNIST, end to end with zoo: MODEL (resnet18 at the images' own
+# 28x28 and one channel, or lenet5) pretrained on classes 0-4 (T-shirt/top .. Coat, every
+# training image, SOURCE_EPOCHS epochs), then trained on classes 5-9 (Sandal .. Ankle boot) from
+# PER_CLASS images per class under four regimes:
+#   scratch   zoo train MODEL (random initialisation)
 #   linear    zoo finetune --freeze conv --cache-features at 5x the lr (the pretrained features, a new head)
-#   convs     zoo finetune --freeze up-to:features (the pretrained convolutions; fc layers retrain)
+#   convs     zoo finetune --freeze up-to:layer3 (resnet18) / up-to:features (lenet5): the early
+#             layers keep their pretrained weights, the rest retrains
 #   full      zoo finetune at a quarter of the learning rate (every layer trains)
-# Each regime runs for SEEDS draws of the small training set (with the same --seed); the test
-# top-1 on all 5,000 test images of classes 5-9 after the last epoch is reported, median and
-# range. Then the --cache-features timing: the linear regime on every training image of
-# classes 5-9 (30,000), 3 epochs, cached against uncached (same flags, --augment none).
-#   scripts/bench/transfer.sh [PER_CLASS] [SEEDS] [EPOCHS]     (defaults 20, 3, 40)
+# Each regime runs for SEEDS draws of the small training set (with the same --seed), validating
+# on one batch per epoch; then `zoo eval` of its last.pt gives the top-1 on all 5,000 test
+# images of classes 5-9, reported as median and range. For lenet5, then the --cache-features
+# timing: the linear regime on every training image of classes 5-9 (30,000), 3 epochs, cached
+# against uncached (same flags, --augment none).
+#   scripts/bench/transfer.sh [PER_CLASS] [SEEDS] [EPOCHS] [MODEL] [SOURCE_EPOCHS]
+#   (defaults 20, 3, 30, resnet18, 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-per_class=${1:-20} seeds=${2:-3} epochs=${3:-40}
+per_class=${1:-20} seeds=${2:-3} epochs=${3:-30} model=${4:-resnet18} source_epochs=${5:-3}
+case $model in
+  resnet18) geometry="--input-size 28 --in-channels 1" early=up-to:layer3 ;;
+  lenet5) geometry="" early=up-to:features ;;
+  *) echo "MODEL must be resnet18 or lenet5" >&2; exit 2 ;;
+esac
 [ -x build/zoo ] || scripts/setup.sh
 zoo=build/zoo py=/usr/bin/python3
 fmnist=/usr/share/datasets/fashion-mnist
@@ -26,28 +35,33 @@ print(rows[-1][sys.argv[2]])" "$1/metrics.jsonl" "$2"
 }
 summary() { $py -c "import statistics,sys; v=[100*float(x) for x in sys.argv[2:]]; print(f'{sys.argv[1]:<10} {statistics.median(v):8.2f}%   {min(v):6.2f}-{max(v):.2f}%')" "$@"; }
 runs=$tmp/runs
-common="--quiet --runs-dir $runs --threads 1"
+common="--quiet --runs-dir $runs --threads 1 $geometry"
+test_top1() {  # a run's last.pt on every test image of its data
+  $zoo eval --weights "$runs/$1/checkpoints/last.pt" --data "$2" --threads 1 --no-confusion --json 2>/dev/null \
+    | $py -c "import json,sys; print(json.load(sys.stdin)['top1'])"
+}
 quiet() { "$@" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; return 1; }; }  # zoo's log only on failure
 
 $py scripts/bench/make_transfer_data.py "$fmnist" "$tmp/data" "$per_class" 0
-quiet $zoo train lenet5 --data "$tmp/data/source" --epochs 5 --name source $common
+quiet $zoo train "$model" --data "$tmp/data/source" --epochs "$source_epochs" --name source $common
 summary "source" "$(last "$runs/source" val_top1)"  # pretrained on classes 0-4, its test top-1
 source_ckpt=$runs/source/checkpoints/best.pt
 declare -A top1
 for seed in $(seq "$seeds"); do
   $py scripts/bench/make_transfer_data.py "$fmnist" "$tmp/d$seed" "$per_class" "$seed"
   data=$tmp/d$seed/target
-  small="--data $data --epochs $epochs --batch-size 10 --seed $seed $common"
-  quiet $zoo train lenet5 $small --lr 0.02 --name scratch-$seed
+  small="--data $data --epochs $epochs --batch-size 10 --seed $seed --limit-val-batches 1 $common"
+  quiet $zoo train "$model" $small --lr 0.02 --name scratch-$seed
   quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.1 --freeze conv --augment none --cache-features --name linear-$seed
-  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze up-to:features --name convs-$seed
+  quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.02 --freeze "$early" --name convs-$seed
   quiet $zoo finetune --weights "$source_ckpt" $small --lr 0.005 --name full-$seed
-  for regime in scratch linear convs full; do top1[$regime]+=" $(last "$runs/$regime-$seed" val_top1)"; done
+  for regime in scratch linear convs full; do top1[$regime]+=" $(test_top1 "$regime-$seed" "$data")"; done
 done
-echo "classes 5-9 from $per_class images per class, $epochs epochs, test top-1 over $seeds draws:"
+echo "$model, classes 5-9 from $per_class images per class, $epochs epochs, test top-1 over $seeds draws:"
 printf "%-10s %9s   %s\n" regime median range
 for regime in scratch linear convs full; do summary "$regime" ${top1[$regime]}; done
 
+[ "$model" = lenet5 ] || exit 0
 full="--data $tmp/data/target-full --epochs 3 --freeze conv --augment none --limit-val-batches 4 $common"
 t0=$(date +%s.%N)
 quiet $zoo finetune --weights "$source_ckpt" $full --name uncached

@@ -135,7 +135,7 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
       label_smoothing_(config.label_smoothing),
       eval_{context.device, context.precision, config.channels_last, 0},
       cache_features_(config.cache_features) {
-  const ModelInfo& info = find_model(config.model);
+  const ModelInfo& info = find_classifier(config.model, "the classification task");
   if (config.data.empty()) config.data = info.default_data;
   DataOptions data_options = data_options_for(info, config.input_size);
   if (config.in_channels > 0) data_options.sample.channels = config.in_channels;
@@ -148,6 +148,7 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
   model_options_.input_size = spec_.height;
   model_options_.in_channels = spec_.channels;
   model_options_.aux_logits = config.aux_logits;
+  model_options_.dropout = config.dropout;
   model_ = build_classifier(config.model, model_options_);
   if (!config.weights.empty() && !context.resuming) load_pretrained(config.weights);
   model_->to(context.device);

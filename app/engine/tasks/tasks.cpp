@@ -1,13 +1,21 @@
-// make_task: which task trains a model of the registry. Every registered model is an image
-// classifier today; sequence models add their task here.
+// make_task: which task trains a model of the registry: image classifiers the classification
+// task, charlm the language-model task.
 #include "app/engine/task.h"
 #include "app/engine/tasks/classification.h"
+#include "app/engine/tasks/language_model.h"
 
 namespace zoo {
 
 std::unique_ptr<Task> make_task(TrainConfig& config, const TaskContext& context) {
-  find_model(config.model);  // an unknown name is a usage error listing the known ones
+  const ModelInfo& info = find_model(config.model);  // an unknown name: a usage error listing the known ones
+  if (!info.is_classifier()) return std::make_unique<LanguageModelTask>(config, context);
   return std::make_unique<ClassificationTask>(config, context);
+}
+
+nlohmann::json task_train_defaults(const std::string& model) {
+  if (find_model(model).is_classifier()) return nlohmann::json::object();
+  // char-rnn practice: Adam, gradient norm clipped at 5, no weight decay.
+  return {{"optimizer", "adam"}, {"lr", 2e-3}, {"weight_decay", 0.0}, {"clip_grad_norm", 5.0}};
 }
 
 }  // namespace zoo

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# zoo vs PyTorch on the character-level LSTM, side by side in one run: the same model
+# (embedding 64, 2-layer LSTM 256), stream batches (32 streams x 64 characters), Adam at 2e-3
+# with gradient clipping at 5 and a constant rate, STEPS steps on the same text (Debian's
+# license texts, /usr/share/common-licenses, concatenated), at 1 and 2 intra-op threads. zoo
+# and PyTorch alternate for ROUNDS rounds; medians of the training throughput (characters/s)
+# and the validation bits per character after STEPS steps are printed, with their ratio.
+# A last pair of rows runs both under bf16 autocast (PyTorch's torch.autocast on the CPU), at
+# 2 threads, against PyTorch fp32.
+#   scripts/bench/charlm.sh [ROUNDS] [STEPS]        (defaults 3, 100)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3} steps=${2:-100}
+[ -x build/zoo ] || scripts/setup.sh
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+text=$tmp/licenses.txt
+find -L /usr/share/common-licenses -type f | LC_ALL=C sort | xargs cat > "$text"
+median() { $py -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+field() { $py -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+zoo_run() {  # threads name [extra flags]: prints chars/s and val bpc of the (only) epoch row
+  local threads=$1 name=$2; shift 2
+  build/zoo train charlm --data "$text" --max-steps "$steps" --epochs 100 --batch-size 32 --seq-len 64 \
+    --schedule constant --threads "$threads" --quiet --name "$name" --runs-dir "$tmp/runs" "$@" >/dev/null 2>"$tmp/log" \
+    || { cat "$tmp/log" >&2; return 1; }
+  $py -c "import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1]) if json.loads(l).get('kind')=='epoch']
+assert len(rows)==1, 'STEPS must end inside the first epoch'
+print(rows[0]['chars_per_s'], rows[0]['val_bpc'])" "$tmp/runs/$name/metrics.jsonl"
+}
+row() {  # label zoo_cps torch_cps zoo_bpc torch_bpc
+  $py -c "import sys; l,z,p,zb,pb=sys.argv[1],*map(float,sys.argv[2:]); print(f'{l:<26} {z:10.0f} {p:12.0f} {z/p:7.2f}x {zb:9.3f} {pb:11.3f}')" "$@"
+}
+echo "charlm, 2 x LSTM 256, 32 x 64 characters per step, $steps steps, medians of $rounds alternating rounds"
+printf "%-26s %10s %12s %8s %9s %11s\n" setting "zoo char/s" "torch char/s" ratio "zoo bpc" "torch bpc"
+run_pair() {  # label threads zoo_flags torch_flags
+  local label=$1 threads=$2 zflags=$3 pflags=$4 zc=() pc=() zb=() pb=()
+  for round in $(seq "$rounds"); do
+    read -r c b < <(zoo_run "$threads" "$label-$round" $zflags)
+    zc+=("$c") zb+=("$b")
+    out=$($py scripts/bench/charlm_torch.py --data "$text" --threads "$threads" --steps "$steps" $pflags)
+    pc+=("$(echo "$out" | field chars_per_s)") pb+=("$(echo "$out" | field val_bpc)")
+  done
+  row "$label" "$(median "${zc[@]}")" "$(median "${pc[@]}")" "$(median "${zb[@]}")" "$(median "${pb[@]}")"
+}
+run_pair "fp32, 1 thread" 1 "" ""
+run_pair "fp32, 2 threads" 2 "" ""
+run_pair "zoo bf16 vs torch fp32, 2t" 2 "--precision bf16" ""
+run_pair "bf16 vs bf16, 2 threads" 2 "--precision bf16" "--bf16"
