@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace zoo {
 
@@ -23,6 +24,12 @@ std::string count_text(int64_t n) {
   if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
   else if (n >= 1000) std::snprintf(buf, sizeof buf, "%.1fk", n / 1e3);
   else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  return buf;
+}
+
+std::string fraction_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
 
@@ -83,8 +90,8 @@ LanguageModelTask::LanguageModelTask(TrainConfig& config, const TaskContext& con
   if (val_chars_ < 2 || train_chars_ < streams * (steps + 2)) {
     throw data_error("text " + config.data + " has " + std::to_string(n) + " characters: too few for " +
                      std::to_string(streams) + " streams (--batch-size) of --seq-len " +
-                     std::to_string(steps) + " plus a " + std::to_string(config.val_split) +
-                     " validation tail; HINT: give more text, or lower --batch-size / --seq-len");
+                     std::to_string(steps) + " plus a validation tail of " + fraction_text(config.val_split) +
+                     " (--val-split); HINT: give more text, or lower --batch-size / --seq-len");
   }
   train_ = std::make_unique<StreamBatcher>(tokens.slice(0, 0, train_chars_),
                                            StreamOptions{streams, steps, /*shift=*/true, config.seed});
