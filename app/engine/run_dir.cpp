@@ -146,6 +146,9 @@ void RunDir::attach_log() const {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "train.log").string());
   sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   spdlog::default_logger()->sinks().push_back(sink);
+  // Each line reaches the file when it is logged (a few per epoch), so that `tail -f
+  // train.log` follows a long run and a killed run keeps its log.
+  spdlog::default_logger()->flush_on(spdlog::level::info);
 }
 
 }  // namespace zoo
