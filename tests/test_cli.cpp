@@ -461,6 +461,17 @@ TEST(CharLmCli, TrainSampleEvalAndErrors) {
   EXPECT_GT(j["bpc"].get<double>(), 0.0);
   EXPECT_LT(j["bpc"].get<double>(), 4.0);
 
+  // Without --data: the run's validation tail, scored as in training (the best epoch's val_bpc).
+  auto tail = run_zoo("eval --weights " + ckpt + " --json");
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  double best_bpc = 1e9;
+  std::ifstream metrics(runs + "/de/metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (row["kind"] == "epoch") best_bpc = std::min(best_bpc, row["val_bpc"].get<double>());
+  }
+  EXPECT_NEAR(nlohmann::json::parse(tail.out)["bpc"].get<double>(), best_bpc, 1e-4);
+
   test::write_file(dir / "latin1.txt", "Gr\xFC\xDF" "e");
   auto u = run_zoo("train charlm --data " + (dir / "latin1.txt") + " --runs-dir " + runs);
   EXPECT_EQ(u.exit_code, 65);

@@ -34,7 +34,7 @@ struct EvalOptions {
   bool transform_input = false;
   std::string data;
   std::string split = "test";
-  int64_t batch_size = 256;
+  int64_t batch_size = 0;  // 0: 256 images; charlm: the run's own streams
   int threads = 1;  // 0: one per available core
   int workers = 1;
   bool json = false;
@@ -75,7 +75,9 @@ void run_eval_text(const EvalOptions& opts) {
     part = opts.split == "train" ? "train" : "val";
   }
   if (tokens.numel() < 2) throw data_error("text " + data + " is too short to evaluate (under 2 characters)");
-  StreamBatcher batches(tokens, {eval_streams(tokens.numel(), opts.batch_size, config.seq_len), config.seq_len, false, 0});
+  // The run's own stream count by default, so that its validation tail scores as in training.
+  const int64_t streams = opts.batch_size > 0 ? opts.batch_size : config.batch_size;
+  StreamBatcher batches(tokens, {eval_streams(tokens.numel(), streams, config.seq_len), config.seq_len, false, 0});
   const TextEvalResult r = evaluate_text(*lm.model, batches, torch::kCPU, Precision::kFp32);
   if (opts.json) {
     const nlohmann::json out = {{"weights", opts.weights}, {"model", "charlm"}, {"data", data},
@@ -120,7 +122,7 @@ void run_eval(EvalOptions opts) {
   }
   auto dataset = opts.split == "train" ? splits.train : splits.val;
   LoaderOptions lo;
-  lo.batch_size = opts.batch_size;
+  lo.batch_size = opts.batch_size > 0 ? opts.batch_size : 256;
   lo.shuffle = false;
   lo.workers = opts.workers;
   Loader loader(dataset, lo);
@@ -187,9 +189,10 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--split", opts->split, "Which split to evaluate")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();
-  cmd->add_option("--batch-size", opts->batch_size, "Samples per forward pass (charlm: streams)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  cmd->add_option("--batch-size", opts->batch_size,
+                  "Samples per forward pass; default 256 (charlm: streams, default the run's own "
+                  "--batch-size, so that its validation tail scores as in training)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
