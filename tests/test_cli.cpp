@@ -413,6 +413,10 @@ TEST(DataCli, TrainFlagsAreValidated) {
   TempDir tmp;
   EXPECT_EQ(run_zoo("train resnet18 --data shapes --augment heavy --runs-dir " + tmp / "runs").exit_code, 2);
   EXPECT_EQ(run_zoo("train resnet18 --data shapes --val-split 1.5 --runs-dir " + tmp / "runs").exit_code, 2);
+  // --dropout on a model without dropout layers would do nothing: refused.
+  auto d = run_zoo("train resnet18 --data shapes --dropout 0.3 --runs-dir " + tmp / "runs");
+  EXPECT_EQ(d.exit_code, 2);
+  EXPECT_NE(d.err.find("no dropout"), std::string::npos) << d.err;
 }
 
 }  // namespace

@@ -136,6 +136,10 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
       eval_{context.device, context.precision, config.channels_last, 0},
       cache_features_(config.cache_features) {
   const ModelInfo& info = find_classifier(config.model, "the classification task");
+  if (config.dropout >= 0 && (info.family == "lenet" || info.family == "resnet")) {
+    throw usage_error("--dropout: " + config.model + " has no dropout layer (neither has torchvision's); "
+                      "HINT: drop --dropout");
+  }
   if (config.data.empty()) config.data = info.default_data;
   DataOptions data_options = data_options_for(info, config.input_size);
   if (config.in_channels > 0) data_options.sample.channels = config.in_channels;
