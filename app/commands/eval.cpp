@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace zoo {
 
@@ -58,19 +59,15 @@ std::string default_confusion_path(const std::string& weights, const std::string
 
 // A character-level language model on a text: loss and bits per character over all of it
 // (default: the validation tail of the text it was trained on), read as --batch-size streams.
-void run_eval_text(const EvalOptions& opts) {
-  LoadedLanguageModel lm = load_language_model(opts.weights);
+void run_eval_text(const EvalOptions& opts, LoadedLanguageModel lm) {
   const TrainConfig config = train_config_from_json(lm.meta.value("config", nlohmann::json::object()));
-  TextOptions text_options;
-  text_options.extensions = config.text_ext;
-  text_options.errors = parse_utf8_errors(config.utf8_errors);
   const std::string data = opts.data.empty() ? config.data : opts.data;
-  const TextCorpus corpus = read_text_corpus(data, text_options);
+  const TextCorpus corpus = read_text_corpus(data, text_options_of(config));
   torch::Tensor tokens = lm.vocab.encode(corpus.text, "text " + data);
   std::string part = "all";
   if (opts.data.empty()) {  // the run's own validation tail (or, with --split train, the rest)
     const int64_t n = tokens.numel();
-    const int64_t val = static_cast<int64_t>(std::llround(double(n) * config.val_split));
+    const int64_t val = validation_chars(n, config.val_split);
     tokens = opts.split == "train" ? tokens.slice(0, 0, n - val) : tokens.slice(0, n - val, n);
     part = opts.split == "train" ? "train" : "val";
   }
@@ -97,13 +94,16 @@ void run_eval(EvalOptions opts) {
                       "--weights CKPT [--data D]");
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
-  const bool text_model = weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint &&
-                          !find_model(model_of_weights(opts.weights)).is_classifier();
-  if (text_model || (!expected.empty() && !find_model(expected).is_classifier())) {
-    run_eval_text(opts);
+  // A zoo checkpoint is read once; its metadata says which kind of model it holds.
+  std::optional<Checkpoint> ckpt;
+  if (weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint) ckpt = load_checkpoint(opts.weights);
+  const std::string model = ckpt ? ckpt->meta.value("model", "") : expected;
+  if (!model.empty() && !find_model(model).is_classifier()) {
+    run_eval_text(opts, ckpt ? load_language_model(std::move(*ckpt), opts.weights) : load_language_model(opts.weights));
     return;
   }
-  LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
+  LoadedClassifier loaded = ckpt ? load_classifier(std::move(*ckpt), opts.weights, expected, opts.transform_input)
+                                 : load_classifier(opts.weights, expected, opts.transform_input);
   std::string data = opts.data;
   DataSplits splits = open_eval_data(loaded, opts.weights, data);
   if (splits.class_names.size() != loaded.class_names.size()) {

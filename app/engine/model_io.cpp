@@ -67,8 +67,7 @@ SampleSpec sample_spec_from_json(const nlohmann::json& j) {
 
 namespace {
 
-LoadedClassifier from_checkpoint(const std::string& path, const std::string& expected) {
-  Checkpoint ckpt = load_checkpoint(path);
+LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const std::string& expected) {
   LoadedClassifier out;
   const std::string model = ckpt.meta.value("model", "");
   if (!model.empty() && !find_model(model).is_classifier()) {
@@ -156,16 +155,33 @@ std::string model_of_weights(const std::string& path) {
   return model;
 }
 
-LoadedClassifier load_classifier(const std::string& path, const std::string& model_name,
-                                 bool transform_input) {
-  const WeightsFormat format = weights_format_of(path);
-  if (format == WeightsFormat::kZooCheckpoint && transform_input) {
+namespace {
+
+void refuse_transform_input(const std::string& path, bool transform_input) {
+  if (transform_input) {
     throw usage_error("--transform-input applies to .pth/.safetensors weights; the checkpoint " +
                       path + " records its own model options");
   }
-  LoadedClassifier out = format == WeightsFormat::kZooCheckpoint
-                             ? from_checkpoint(path, model_name)
-                             : from_state_dict(path, format, model_name, transform_input);
+}
+
+}  // namespace
+
+LoadedClassifier load_classifier(Checkpoint ckpt, const std::string& path, const std::string& model_name,
+                                 bool transform_input) {
+  refuse_transform_input(path, transform_input);
+  LoadedClassifier out = from_checkpoint(std::move(ckpt), path, model_name);
+  out.model->eval();
+  return out;
+}
+
+LoadedClassifier load_classifier(const std::string& path, const std::string& model_name,
+                                 bool transform_input) {
+  const WeightsFormat format = weights_format_of(path);
+  if (format == WeightsFormat::kZooCheckpoint) {
+    refuse_transform_input(path, transform_input);  // before the file is read
+    return load_classifier(load_checkpoint(path), path, model_name, transform_input);
+  }
+  LoadedClassifier out = from_state_dict(path, format, model_name, transform_input);
   out.model->eval();
   return out;
 }

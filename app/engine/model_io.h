@@ -44,6 +44,10 @@ struct LoadedClassifier {
 // GoogLeNet uses it; a state dict cannot say so); a zoo checkpoint records its own setting.
 LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "",
                                  bool transform_input = false);
+// The same from a zoo checkpoint already read from `path` (a caller that looked at its
+// metadata first need not read the file twice).
+LoadedClassifier load_classifier(Checkpoint ckpt, const std::string& path, const std::string& model_name = "",
+                                 bool transform_input = false);
 
 // The dataset `data` (empty: the one the checkpoint was trained on, set into `data`) opened
 // with the checkpoint's evaluation transform at its input geometry; an ImageFolder without

@@ -42,6 +42,17 @@ void add_figures(Sums& sums, double loss_sum, int64_t chars) {
 
 double TextEvalResult::bits_per_char() const { return loss / kLn2; }
 
+TextOptions text_options_of(const TrainConfig& config) {
+  TextOptions text;
+  text.extensions = config.text_ext;
+  text.errors = parse_utf8_errors(config.utf8_errors);
+  return text;
+}
+
+int64_t validation_chars(int64_t chars, double val_split) {
+  return static_cast<int64_t>(std::llround(double(chars) * val_split));
+}
+
 int64_t eval_streams(int64_t tokens, int64_t streams, int64_t steps) {
   return std::clamp<int64_t>(tokens / (steps + 1), 1, streams);
 }
@@ -77,14 +88,11 @@ LanguageModelTask::LanguageModelTask(TrainConfig& config, const TaskContext& con
   }
   if (config.data.empty()) config.data = kDefaultTextCorpus;
   data_ = config.data;
-  TextOptions text;
-  text.extensions = config.text_ext;
-  text.errors = parse_utf8_errors(config.utf8_errors);
-  corpus_ = read_text_corpus(config.data, text);
+  corpus_ = read_text_corpus(config.data, text_options_of(config));
   vocab_ = Vocabulary::of_text(corpus_.text);
   const torch::Tensor tokens = vocab_.encode(corpus_.text, config.data);
   const int64_t n = tokens.numel();
-  val_chars_ = static_cast<int64_t>(std::llround(double(n) * config.val_split));
+  val_chars_ = validation_chars(n, config.val_split);
   train_chars_ = n - val_chars_;
   const int64_t streams = config.batch_size, steps = config.seq_len;
   if (val_chars_ < 2 || train_chars_ < streams * (steps + 2)) {
@@ -189,7 +197,10 @@ bool is_language_model_meta(const nlohmann::json& meta) {
 }
 
 LoadedLanguageModel load_language_model(const std::string& path) {
-  Checkpoint ckpt = load_checkpoint(path);
+  return load_language_model(load_checkpoint(path), path);
+}
+
+LoadedLanguageModel load_language_model(Checkpoint ckpt, const std::string& path) {
   if (!is_language_model_meta(ckpt.meta) || !ckpt.meta.contains("vocab") || !ckpt.meta.contains("char_lm")) {
     throw data_error(path + " holds a '" + ckpt.meta.value("model", std::string("?")) + "' model, not "
                      "a character-level language model; HINT: give a charlm checkpoint "

@@ -14,6 +14,7 @@
 // so that sample and eval rebuild the model from the file alone.
 #pragma once
 
+#include "app/engine/checkpoint.h"
 #include "app/engine/precision.h"
 #include "app/engine/task.h"
 #include "data/stream_batcher.h"
@@ -71,6 +72,12 @@ struct TextEvalResult {
 TextEvalResult evaluate_text(CharLmImpl& model, BatchSource& source, const torch::Device& device,
                              Precision precision, int64_t limit_batches = 0);
 
+// How a run reads its text (--text-ext, --utf8-errors), and how many characters at the end of
+// a text of `chars` characters validate (--val-split): the task trains by these and `zoo eval`
+// rescores the same validation tail by them.
+TextOptions text_options_of(const TrainConfig& config);
+int64_t validation_chars(int64_t chars, double val_split);
+
 // The streams a text of `tokens` characters is cut into for evaluation: at most `streams`,
 // each at least `steps` + 1 long where the text allows.
 int64_t eval_streams(int64_t tokens, int64_t streams, int64_t steps);
@@ -83,6 +90,8 @@ struct LoadedLanguageModel {
 };
 // Throws data_error when `path` is a checkpoint of another model or lacks the vocabulary.
 LoadedLanguageModel load_language_model(const std::string& path);
+// The same from a checkpoint already read from `path`.
+LoadedLanguageModel load_language_model(Checkpoint ckpt, const std::string& path);
 
 // Whether a zoo checkpoint's metadata is a language model's.
 bool is_language_model_meta(const nlohmann::json& meta);
