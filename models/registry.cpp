@@ -59,6 +59,16 @@ std::vector<ModelInfo> make_table() {
         44549160,  7801405440, "ResNet-101 (He et al. 2016), torchvision's v1.5 bottlenecks 3-4-23-3, 44.5M parameters"},
       {"resnet152", "resnet", resnet152, {3, 224, 224}, kImageNetNorm, "imagenet",
         60192808, 11513626624, "ResNet-152 (He et al. 2016), torchvision's v1.5 bottlenecks 3-8-36-3, 60.2M parameters"},
+      {"resnext50_32x4d", "resnet", resnext50_32x4d, {3, 224, 224}, kImageNetNorm, "imagenet",
+        25028904, 4230479872, "ResNeXt-50 32x4d (Xie et al. 2017), grouped bottlenecks 3-4-6-3, cardinality 32, 25.0M parameters"},
+      {"resnext101_32x8d", "resnet", resnext101_32x8d, {3, 224, 224}, kImageNetNorm, "imagenet",
+        88791336, 16414015488, "ResNeXt-101 32x8d (Xie et al. 2017), grouped bottlenecks 3-4-23-3, cardinality 32, 88.8M parameters"},
+      {"resnext101_64x4d", "resnet", resnext101_64x4d, {3, 224, 224}, kImageNetNorm, "imagenet",
+        83455272, 15460270080, "ResNeXt-101 64x4d (Xie et al. 2017), grouped bottlenecks 3-4-23-3, cardinality 64, 83.5M parameters"},
+      {"wide_resnet50_2", "resnet", wide_resnet50_2, {3, 224, 224}, kImageNetNorm, "imagenet",
+        68883240, 11398021120, "Wide ResNet-50-2 (Zagoruyko & Komodakis 2016), bottlenecks twice as wide, 3-4-6-3, 68.9M parameters"},
+      {"wide_resnet101_2", "resnet", wide_resnet101_2, {3, 224, 224}, kImageNetNorm, "imagenet",
+       126886696, 22753050624, "Wide ResNet-101-2 (Zagoruyko & Komodakis 2016), bottlenecks twice as wide, 3-4-23-3, 126.9M parameters"},
       // -- alexnet, vgg, resnet rows --
       {"googlenet", "googlenet", googlenet, {3, 224, 224}, kImageNetNorm, "imagenet",
          6624904,  1498376192, "GoogLeNet / Inception v1 (Szegedy et al. 2014), torchvision's BN form, 6.6M parameters"},
@@ -71,7 +81,7 @@ std::vector<ModelInfo> make_table() {
       {"densenet201", "densenet", densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
         20013928,  4291365888, "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
       // -- googlenet, densenet rows --
-      {"charlm", "charlm", nullptr, {0, 0, 0}, {}, "common-licenses",
+      {"charlm", "charlm", nullptr, {0, 22753050624, 0}, {}, "common-licenses",
           886880,      876544, "character-level language model (char-rnn): embedding 64, 2-layer LSTM 256, per character (--cell, --hidden, ...)"},
   };
 }

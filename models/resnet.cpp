@@ -7,14 +7,16 @@
 
 #include <torch/nn/init.h>
 
+#include <type_traits>
+
 namespace zoo {
 
 namespace nn = torch::nn;
 
 namespace {
 
-nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t groups = 1) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).groups(groups).bias(false));
 }
 
 nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
@@ -23,10 +25,23 @@ nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
 
 nn::ReLU relu() { return nn::ReLU(nn::ReLUOptions(true)); }
 
+// One block of the layer's kind; ResNeXt / wide settings apply to bottlenecks only.
+template <typename BlockImpl>
+std::shared_ptr<BlockImpl> make_block(const ResNetConfig& config, int64_t inplanes, int64_t planes,
+                                      int64_t stride, nn::Sequential downsample) {
+  if constexpr (std::is_same_v<BlockImpl, BottleneckImpl>) {
+    return std::make_shared<BlockImpl>(inplanes, planes, stride, downsample, config.groups,
+                                       config.width_per_group);
+  } else {
+    return std::make_shared<BlockImpl>(inplanes, planes, stride, downsample);
+  }
+}
+
 // torchvision's _make_layer: the projection shortcut is built before the first block (as in
 // Python, so that a seeded build draws the same random numbers in the same order).
 template <typename BlockImpl>
-nn::Sequential make_layer(int64_t& inplanes, int64_t planes, int64_t blocks, int64_t stride) {
+nn::Sequential make_layer(const ResNetConfig& config, int64_t& inplanes, int64_t planes, int64_t blocks,
+                          int64_t stride) {
   const int64_t out = planes * BlockImpl::kExpansion;
   nn::Sequential downsample{nullptr};
   if (stride != 1 || inplanes != out) {
@@ -35,10 +50,10 @@ nn::Sequential make_layer(int64_t& inplanes, int64_t planes, int64_t blocks, int
     downsample->push_back(nn::BatchNorm2d(out));             // 1
   }
   nn::Sequential layer;
-  layer->push_back(std::make_shared<BlockImpl>(inplanes, planes, stride, downsample));
+  layer->push_back(make_block<BlockImpl>(config, inplanes, planes, stride, downsample));
   inplanes = out;
   for (int64_t i = 1; i < blocks; ++i) {
-    layer->push_back(std::make_shared<BlockImpl>(inplanes, planes, 1, nn::Sequential{nullptr}));
+    layer->push_back(make_block<BlockImpl>(config, inplanes, planes, 1, nn::Sequential{nullptr}));
   }
   return layer;
 }
@@ -63,20 +78,22 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
 }
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
-                               nn::Sequential downsample) {
-  conv1_ = register_module("conv1", conv1x1(inplanes, planes));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
-  conv2_ = register_module("conv2", conv3x3(planes, planes, stride));
-  bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
-  conv3_ = register_module("conv3", conv1x1(planes, planes * kExpansion));
+                               nn::Sequential downsample, int64_t groups, int64_t width_per_group) {
+  // torchvision: int(planes * (base_width / 64.0)) * groups.
+  const int64_t width = static_cast<int64_t>(static_cast<double>(planes) * (static_cast<double>(width_per_group) / 64.0)) * groups;
+  conv1_ = register_module("conv1", conv1x1(inplanes, width));
+  bn1_ = register_module("bn1", nn::BatchNorm2d(width));
+  conv2_ = register_module("conv2", conv3x3(width, width, stride, groups));
+  bn2_ = register_module("bn2", nn::BatchNorm2d(width));
+  conv3_ = register_module("conv3", conv1x1(width, planes * kExpansion));
   bn3_ = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
   relu_ = register_module("relu", relu());
   if (downsample) downsample_ = register_module("downsample", downsample);
 }
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
-  torch::Tensor out = relu_(bn1_(conv1_(x)));  // N x p x H x W
-  out = relu_(bn2_(conv2_(out)));              // N x p x H' x W' (H' = H / stride)
+  torch::Tensor out = relu_(bn1_(conv1_(x)));  // N x w x H x W (w: the width, p for ResNet)
+  out = relu_(bn2_(conv2_(out)));              // N x w x H' x W' (H' = H / stride)
   out = bn3_(conv3_(out));                     // N x 4p x H' x W'
   out += downsample_ ? downsample_->forward(x) : x;
   return relu_(out);
@@ -95,10 +112,10 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config, const ModelOptions& options)
   bn1_ = register_module("bn1", nn::BatchNorm2d(64));
   relu_ = register_module("relu", relu());
   maxpool_ = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
-  layer1_ = register_module("layer1", make(inplanes, 64, n[0], 1));
-  layer2_ = register_module("layer2", make(inplanes, 128, n[1], 2));
-  layer3_ = register_module("layer3", make(inplanes, 256, n[2], 2));
-  layer4_ = register_module("layer4", make(inplanes, 512, n[3], 2));
+  layer1_ = register_module("layer1", make(config, inplanes, 64, n[0], 1));
+  layer2_ = register_module("layer2", make(config, inplanes, 128, n[1], 2));
+  layer3_ = register_module("layer3", make(config, inplanes, 256, n[2], 2));
+  layer4_ = register_module("layer4", make(config, inplanes, 512, n[3], 2));
   avgpool_ = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)));
   feature_dim_ = inplanes;
   fc_ = register_module("fc", nn::Linear(feature_dim_, num_classes_));
@@ -154,8 +171,8 @@ void ResNetImpl::reset_head(int64_t num_classes) {
 
 namespace {
 Classifier make_resnet(ResNetConfig::Block block, std::array<int64_t, 4> layers,
-                       const ModelOptions& options) {
-  return std::make_shared<ResNetImpl>(ResNetConfig{block, layers}, options);
+                       const ModelOptions& options, int64_t groups = 1, int64_t width_per_group = 64) {
+  return std::make_shared<ResNetImpl>(ResNetConfig{block, layers, groups, width_per_group}, options);
 }
 constexpr auto kBasic = ResNetConfig::Block::kBasic;
 constexpr auto kBottleneck = ResNetConfig::Block::kBottleneck;
@@ -166,5 +183,10 @@ Classifier resnet34(const ModelOptions& o) { return make_resnet(kBasic, {3, 4, 6
 Classifier resnet50(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 6, 3}, o); }
 Classifier resnet101(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 23, 3}, o); }
 Classifier resnet152(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 8, 36, 3}, o); }
+Classifier resnext50_32x4d(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 6, 3}, o, 32, 4); }
+Classifier resnext101_32x8d(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 23, 3}, o, 32, 8); }
+Classifier resnext101_64x4d(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 23, 3}, o, 64, 4); }
+Classifier wide_resnet50_2(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 6, 3}, o, 1, 128); }
+Classifier wide_resnet101_2(const ModelOptions& o) { return make_resnet(kBottleneck, {3, 4, 23, 3}, o, 1, 128); }
 
 }  // namespace zoo

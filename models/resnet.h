@@ -4,7 +4,10 @@
 // 1x1; projection shortcuts (downsample.0 conv1x1, downsample.1 BN) only where the shape
 // changes. Keys, shapes and initialisation are torchvision's: convs kaiming_normal_(fan_out,
 // relu), BN weight 1 bias 0, fc PyTorch's Linear default, zero_init_residual off.
-// Leaves out ResNeXt / wide variants (groups, width_per_group), dilation and other norms.
+// The ResNeXt (Xie et al., "Aggregated residual transformations", CVPR 2017) and Wide ResNet
+// (Zagoruyko & Komodakis, BMVC 2016) variants are the same network with a bottleneck whose 3x3
+// convolution is grouped (groups) and/or wider (width_per_group): its width is
+// planes * width_per_group / 64 * groups, as in torchvision. Leaves out dilation and other norms.
 // AdaptiveAvgPool2d(1x1) before fc: any input size works. The head is fc.
 #pragma once
 
@@ -41,12 +44,13 @@ class BasicBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BasicBlock);
 
-// 1x1 reduce, 3x3 (strided), 1x1 expand by 4; resnet50/101/152.
+// 1x1 reduce, 3x3 (strided, grouped for ResNeXt), 1x1 expand to 4 * planes; resnet50/101/152,
+// resnext*, wide_resnet*.
 class BottleneckImpl : public torch::nn::Module {
  public:
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
-                 torch::nn::Sequential downsample);
+                 torch::nn::Sequential downsample, int64_t groups = 1, int64_t width_per_group = 64);
   torch::Tensor forward(torch::Tensor x);
 
  private:
@@ -65,6 +69,8 @@ struct ResNetConfig {
   enum class Block { kBasic, kBottleneck };
   Block block = Block::kBasic;
   std::array<int64_t, 4> layers{2, 2, 2, 2};  // blocks in layer1..layer4
+  int64_t groups = 1;                          // bottleneck 3x3 groups (ResNeXt: 32 or 64)
+  int64_t width_per_group = 64;                // ResNeXt: 4 or 8; wide: 128
 };
 
 class ResNetImpl : public ClassifierImpl {
@@ -100,5 +106,10 @@ Classifier resnet34(const ModelOptions& options);
 Classifier resnet50(const ModelOptions& options);
 Classifier resnet101(const ModelOptions& options);
 Classifier resnet152(const ModelOptions& options);
+Classifier resnext50_32x4d(const ModelOptions& options);
+Classifier resnext101_32x8d(const ModelOptions& options);
+Classifier resnext101_64x4d(const ModelOptions& options);
+Classifier wide_resnet50_2(const ModelOptions& options);
+Classifier wide_resnet101_2(const ModelOptions& options);
 
 }  // namespace zoo

@@ -222,6 +222,8 @@ TEST(FamiliesA, ParameterCountsMatchTorchvision) {
       {"vgg13_bn", 133053736},  {"vgg16_bn", 138365992},  {"vgg19_bn", 143678248},
       {"resnet18", 11689512},   {"resnet34", 21797672},   {"resnet50", 25557032},
       {"resnet101", 44549160},  {"resnet152", 60192808},
+      {"resnext50_32x4d", 25028904}, {"resnext101_32x8d", 88791336}, {"resnext101_64x4d", 83455272},
+      {"wide_resnet50_2", 68883240}, {"wide_resnet101_2", 126886696},
   };
   for (const auto& [name, count] : expected) EXPECT_EQ(parameters_of(name), count) << name;
 }
@@ -274,6 +276,12 @@ TEST(FamiliesAParity, Vgg) {
 
 TEST(FamiliesAParity, ResNet) {
   check_family({"resnet18@224", "resnet34", "resnet50", "resnet101", "resnet152"}, 64);
+}
+
+TEST(FamiliesAParity, ResNeXtAndWideResNet) {
+  check_family({"resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2",
+                "wide_resnet101_2"},
+               64);
 }
 
 TEST(FamiliesA, ResNetTakesAnyInputSize) {
