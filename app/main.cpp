@@ -5,6 +5,7 @@
 #include "app/engine/allocator.h"
 #include "app/engine/signals.h"
 #include "common/error.h"
+#include "weights/hub.h"
 
 #include <c10/util/Exception.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -32,7 +33,12 @@ int main(int argc, char** argv) {
   CLI::App app{"zoo: a LibTorch model zoo and training CLI (LeNet-5 to DenseNet, no Python)",
                "zoo"};
   app.require_subcommand(1);
-  app.fallthrough(false);
+  // Options of the app itself (--offline) may also follow the subcommand's.
+  app.fallthrough(true);
+  bool offline = false;
+  app.add_flag("--offline", offline,
+               "Never download: pretrained weights must already be in the cache (also ZOO_OFFLINE=1)")
+      ->each([](const std::string&) { zoo::set_offline(true); });
   app.set_version_flag("--version", "zoo 0.1.0");
   zoo::register_list(app);
   zoo::register_info(app);
@@ -46,7 +52,9 @@ int main(int argc, char** argv) {
   zoo::register_forward(app);
   zoo::register_bench(app);
   zoo::register_data(app);
+  zoo::register_weights(app);
   zoo::install_stop_handlers();
+  zoo::set_download_interrupt_check(zoo::stop_requested);
   try {
     app.parse(argc, argv);
     return 0;

@@ -11,6 +11,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libtorch-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libopencv-dev libgloo-dev
   zlib1g-dev libgtest-dev libopenblas0-openmp
+  libcurl4-openssl-dev libssl-dev     # pretrained weights: downloads (libcurl) and SHA-256 (OpenSSL)
   python3-torch python3-torchvision   # parity fixtures and the Python peer benchmarks
   dataset-fashion-mnist               # the default data of `zoo train lenet5`
 )

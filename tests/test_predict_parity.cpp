@@ -4,11 +4,16 @@
 //   bilinear Resize(256) + CenterCrop(224)) the top-5 classes match, and the preprocessed
 //   tensors differ by a small mean absolute error, printed here and recorded in
 //   docs/BENCHMARKS.md;
-// - the CLI prints ImageNet class names for 1000-class torchvision weights.
+// - the CLI prints ImageNet class names for 1000-class torchvision weights;
+// - the same weights by name (a catalogue entry, $ZOO_WEIGHTS_CATALOG) fetched from a loopback
+//   mirror give the same top-5 as the file, and `zoo convert NAME out.pt` works.
+#include "app/engine/checkpoint.h"
 #include "app/engine/model_io.h"
 #include "data/class_names.h"
 #include "data/image.h"
+#include "weights/download.h"
 #include "weights/weights_io.h"
+#include "http_server.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -142,6 +147,72 @@ TEST_F(PredictParity, ConvertRoundTripKeepsTensors) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, c[i].second));
   EXPECT_EQ(test::run_zoo("convert " + pth + " " + *dir_ / "x.pt").exit_code, 2);  // no --model
   EXPECT_EQ(test::run_zoo("convert " + pth + " " + *dir_ / "x.onnx").exit_code, 2);
+}
+
+// torchvision's file under its hub name (NAME-<sha256 prefix>.pth), served by a loopback HTTP
+// mirror, named in a user catalogue: predict by name equals predict by path, and matches
+// torchvision's top-5.
+TEST_F(PredictParity, WeightsByNameThroughALoopbackMirror) {
+  TempDir served, cache;
+  const std::string pth = *dir_ / "resnet18.pth";
+  const std::string file = "resnet18-" + sha256_file(pth).substr(0, 8) + ".pth";
+  std::filesystem::copy_file(pth, served / file);
+  const nlohmann::json catalogue = nlohmann::json::array(
+      {{{"name", "test:resnet18.V1"}, {"model", "resnet18"}, {"categories", "imagenet-1k"},
+        {"crop", 224}, {"resize", 256}, {"url", "https://download.pytorch.org/models/" + file}}});
+  test::write_file(served / "catalogue.json", catalogue.dump());
+  test::LoopbackServer server(served.path());
+  const std::string env = "ZOO_WEIGHTS_CATALOG=" + served / "catalogue.json" + " TORCH_HOME=" +
+                          cache.path().string() + " ZOO_WEIGHTS_MIRROR=" + server.url();
+  auto rows = nlohmann::json::parse(test::read_file(*dir_ / "expected.json"));
+  std::string images;
+  for (const auto& row : rows) images += " " + *dir_ / row["image"].get<std::string>();
+  auto by_name = test::run_zoo("predict --weights test:resnet18 --json" + images, env);
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  auto by_path = test::run_zoo("predict resnet18 --weights " + pth + " --json" + images);
+  ASSERT_EQ(by_path.exit_code, 0) << by_path.err;
+  const auto a = nlohmann::json::parse(by_name.out), b = nlohmann::json::parse(by_path.out);
+  ASSERT_EQ(a.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::set<int64_t> ours, theirs;
+    for (const auto& t : a[i]["top"]) ours.insert(t["index"].get<int64_t>());
+    for (const auto& t : rows[i]["top5"]) theirs.insert(t.get<int64_t>());
+    EXPECT_EQ(ours, theirs) << "image " << i;
+    EXPECT_EQ(a[i]["top"], b[i]["top"]) << "image " << i;
+  }
+  EXPECT_EQ(server.count(file), 1u);
+  EXPECT_TRUE(std::filesystem::exists(cache / ("hub/checkpoints/" + file)));
+  // Cached now: offline works, and convert takes the name too.
+  auto r = test::run_zoo("--offline convert test:resnet18 " + cache / "r18.pt", env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server.count(file), 1u);
+  // A name of another model is refused before anything is fetched.
+  r = test::run_zoo("predict resnet34 --weights test:resnet18" + images, env);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = test::run_zoo("finetune resnet34 --weights test:resnet18 --data " + served.path().string(), env);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // Fine-tuning from the name: two classes of the test images, backbone frozen; the frozen
+  // weights are the file's, bit for bit, and the new head has two rows.
+  TempDir data, runs;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string cls = data / (i % 2 ? "b" : "a");
+    std::filesystem::create_directories(cls);
+    std::filesystem::copy_file(*dir_ / rows[i]["image"].get<std::string>(), cls + "/" + std::to_string(i) + ".jpg");
+  }
+  r = test::run_zoo("--offline finetune --weights test:resnet18 --data " + data.path().string() +
+                    " --freeze backbone --epochs 1 --batch-size 4 --input-size 64 --val-split 0.25 --workers 0 "
+                    "--runs-dir " + runs.path().string() + " --name ft", env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const StateDict original = read_pth(pth);
+  const Checkpoint ckpt = load_checkpoint(runs / "ft/checkpoints/last.pt");
+  std::map<std::string, torch::Tensor> tuned(ckpt.model.begin(), ckpt.model.end());
+  for (const auto& [key, tensor] : original) {
+    if (key.rfind("fc.", 0) == 0) {
+      EXPECT_EQ(tuned.at(key).size(0), 2) << key;
+    } else if (key.find("running_") == std::string::npos && key.find("num_batches") == std::string::npos) {
+      EXPECT_TRUE(torch::equal(tuned.at(key), tensor)) << key;
+    }
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ void register_forward(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
+void register_weights(CLI::App& app);
 
 // For eval and predict: the leading positional may be a model name; the rest are inputs.
 // Returns the model name ("" when none) and removes it from `inputs`.

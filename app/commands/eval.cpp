@@ -14,6 +14,7 @@
 #include "data/datasets.h"
 #include "data/stream_batcher.h"
 #include "data/text.h"
+#include "weights/hub.h"
 #include "weights/weights_io.h"
 
 #include <ATen/Parallel.h>
@@ -96,7 +97,9 @@ void run_eval(EvalOptions opts) {
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   // A zoo checkpoint is read once; its metadata says which kind of model it holds.
   std::optional<Checkpoint> ckpt;
-  if (weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint) ckpt = load_checkpoint(opts.weights);
+  if (!is_weights_reference(opts.weights) && weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint) {
+    ckpt = load_checkpoint(opts.weights);
+  }
   const std::string model = ckpt ? ckpt->meta.value("model", "") : expected;
   if (!model.empty() && !find_model(model).is_classifier()) {
     run_eval_text(opts, ckpt ? load_language_model(std::move(*ckpt), opts.weights) : load_language_model(opts.weights));
@@ -104,6 +107,7 @@ void run_eval(EvalOptions opts) {
   }
   LoadedClassifier loaded = ckpt ? load_classifier(std::move(*ckpt), opts.weights, expected, opts.transform_input)
                                  : load_classifier(opts.weights, expected, opts.transform_input);
+  require_trained_head(loaded, "zoo eval");
   std::string data = opts.data;
   DataSplits splits = open_eval_data(loaded, opts.weights, data);
   if (splits.class_names.size() != loaded.class_names.size()) {
@@ -179,7 +183,7 @@ void register_eval(CLI::App& app) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
   cmd->add_option("model", opts->model, "Optional model name, checked against the checkpoint");
-  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
+  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), a .pth/.safetensors state dict with MODEL named, or a weights name (torchvision:resnet50) or URL")->required();
   cmd->add_option("--data", opts->data, "Dataset name or path (charlm: a text file or folder, "
                   "evaluated whole); default: the one it was trained on (charlm: its validation "
                   "tail)");

@@ -84,7 +84,7 @@ void register_features(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "features", "Write the backbone's features and the labels of a dataset to .safetensors");
   cmd->add_option("model", opts->model, "Model name; required for .pth/.safetensors weights");
-  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict")->required();
+  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), a .pth/.safetensors state dict, or a weights name (torchvision:resnet50) or URL")->required();
   cmd->add_option("--data", opts->data, "Dataset name or path; default: the one it was trained on");
   cmd->add_option("--out", opts->out, "The .safetensors file to write")->required();
   cmd->add_option("--split", opts->split, "train, val (the validation or test split) or all")

@@ -75,7 +75,7 @@ void register_forward(CLI::App& app) {
       "forward", "Run a model on a tensor from a .safetensors file and write the logits");
   cmd->add_option("model", opts->model, "Model name (see `zoo list`)")->required();
   cmd->add_option("--weights", opts->weights,
-                  "Weights: a zoo checkpoint (.pt) or a .pth/.safetensors state dict")
+                  "Weights: a zoo checkpoint (.pt), a .pth/.safetensors state dict, or a weights name (torchvision:resnet50) or URL")
       ->required();
   cmd->add_option("--input", opts->input,
                   "A .safetensors file with an N x C x H x W tensor named 'input' (or only one tensor)")

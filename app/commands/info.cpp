@@ -11,11 +11,14 @@
 #include "models/profile.h"
 #include "models/charlm.h"
 #include "models/registry.h"
+#include "weights/hub.h"
 
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 
@@ -30,7 +33,51 @@ struct InfoOptions {
   int depth = 0;             // 0: every stage; D: rows grouped by the first D name components
   bool json = false;
   bool groups = false;
+  std::string weights;       // a weights name: describe that entry only
 };
+
+// The catalogue's weights for the model (or the one --weights names), without fetching.
+std::vector<WeightsEntry> pretrained_for(const InfoOptions& opts) {
+  std::vector<WeightsEntry> out;
+  if (!opts.weights.empty()) {
+    if (!is_catalogue_name(opts.weights)) {
+      throw usage_error("zoo info --weights takes a weights name (" + opts.weights + " is not one); HINT: `zoo weights list " +
+                        opts.model + "`");
+    }
+    const WeightsEntry& e = find_weights(opts.weights);
+    if (e.model != opts.model) {
+      throw usage_error("the weights " + e.name + " belong to " + e.model + ", not " + opts.model);
+    }
+    out.push_back(e);
+    return out;
+  }
+  for (const auto& e : weights_catalogue()) {
+    if (e.model == opts.model) out.push_back(e);
+  }
+  return out;
+}
+
+void print_pretrained(const std::vector<WeightsEntry>& entries, bool detailed) {
+  if (entries.empty()) {
+    std::printf("pretrained weights: none in the catalogue\n");
+    return;
+  }
+  const HubSettings settings = hub_settings();
+  std::error_code ec;
+  std::printf("pretrained weights (zoo weights list):\n");
+  for (const auto& e : entries) {
+    std::printf("  %s%s  acc@1 %s  %.1f MiB  %s\n", e.name.c_str(), e.is_default ? " (default)" : "",
+                std::isnan(e.acc1) ? "-" : (std::to_string(e.acc1).substr(0, 6) + "%").c_str(), e.size_mb,
+                std::filesystem::exists(cache_path(e, settings), ec) ? "cached" : "not cached");
+    if (!detailed) continue;
+    std::printf("    file %s (SHA-256 %s...)\n    preprocessing: Resize(%lld, %s) CenterCrop(%lld), mean [%g, %g, %g], "
+                "std [%g, %g, %g]%s\n    classes: %s\n    recipe: %s\n",
+                source_url(e, settings).c_str(), e.hash_prefix().c_str(), static_cast<long long>(e.resize),
+                e.interpolation.c_str(), static_cast<long long>(e.crop), e.mean[0], e.mean[1], e.mean[2], e.std[0],
+                e.std[1], e.std[2], e.transform_input ? ", transform_input" : "",
+                e.has_classes() ? e.categories.c_str() : "none (features only)", e.recipe.c_str());
+  }
+}
 
 // "3x227x227" -> {3, 227, 227}; "227" is a square input with the default channel count.
 std::array<int64_t, 3> parse_input(const std::string& text, const std::array<int64_t, 3>& fallback) {
@@ -180,7 +227,11 @@ void print_char_lm(const ModelInfo& info, const InfoOptions& opts) {
 
 void run_info(const InfoOptions& opts) {
   const ModelInfo& info = find_model(opts.model);
-  if (!info.is_classifier()) return print_char_lm(info, opts);
+  if (!info.is_classifier()) {
+    if (!opts.weights.empty()) throw usage_error("zoo info --weights: the catalogue holds image classifiers' weights only");
+    return print_char_lm(info, opts);
+  }
+  const std::vector<WeightsEntry> pretrained = pretrained_for(opts);
   const auto shape = parse_input(opts.input, info.input_shape);
   ModelOptions options;
   options.num_classes = opts.num_classes > 0 ? opts.num_classes : default_num_classes(info);
@@ -213,7 +264,10 @@ void run_info(const InfoOptions& opts) {
                                 {"num_classes", options.num_classes}, {"layers", layers},
                                 {"parameters", parameters}, {"macs", total.total()},
                                 {"macs_conv", total.conv}, {"macs_linear", total.linear}};
-    std::printf("%s\n", out.dump(2).c_str());
+    nlohmann::json with_weights = out;
+    with_weights["pretrained"] = nlohmann::json::array();
+    for (const auto& e : pretrained) with_weights["pretrained"].push_back(to_json(e));
+    std::printf("%s\n", with_weights.dump(2).c_str());
     return;
   }
   std::printf("%s: input %s (C x H x W), %lld classes; multiply-adds (conv + linear) for one image\n",
@@ -229,6 +283,7 @@ void run_info(const InfoOptions& opts) {
               grouped(total.total()).c_str());
   std::printf("multiply-adds: %s conv + %s linear = %.3f G\n", grouped(total.conv).c_str(),
               grouped(total.linear).c_str(), static_cast<double>(total.total()) / 1e9);
+  print_pretrained(pretrained, !opts.weights.empty());
 }
 
 }  // namespace
@@ -249,6 +304,9 @@ void register_info(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
+  cmd->add_option("--weights", opts->weights,
+                  "A weights name (torchvision:resnet50[.VERSION]): describe its file, preprocessing, "
+                  "classes and accuracy (nothing is downloaded)");
   cmd->add_flag("--groups", opts->groups,
                 "List what `zoo finetune --freeze` can select: the head, the backbone and the "
                 "up-to:LAYER layers, with the parameters each freezes");

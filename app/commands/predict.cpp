@@ -1,4 +1,4 @@
-// zoo predict [MODEL] --weights CKPT IMAGE...: the top-k classes with probabilities for each
+// zoo predict [MODEL] --weights CKPT|NAME IMAGE...: the top-k classes with probabilities for each
 // image file, preprocessed as the checkpoint's model expects; --json for scripts.
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
@@ -34,6 +34,7 @@ void run_predict(PredictOptions opts) {
   }
   at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
   LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
+  require_trained_head(loaded, "zoo predict");
   std::vector<torch::Tensor> images;
   for (const auto& path : opts.inputs) images.push_back(load_image_file(path, loaded.spec));
   torch::NoGradGuard no_grad;
@@ -70,7 +71,7 @@ void register_predict(CLI::App& app) {
   auto opts = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand("predict", "Classify image files with a checkpoint");
   cmd->add_option("inputs", opts->inputs, "[MODEL] IMAGE...: optional model name, then images");
-  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), or a .pth/.safetensors state dict with MODEL named")->required();
+  cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), a .pth/.safetensors state dict with MODEL named, or a weights name (torchvision:resnet50; `zoo weights list`) or URL")->required();
   cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

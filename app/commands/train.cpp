@@ -269,11 +269,12 @@ void register_finetune(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "finetune", "Fine-tune pretrained weights on a dataset, with frozen layers (or resume a run)");
   cmd->add_option("model", c.model,
-                  "Model of the weights; default: the one a zoo checkpoint (.pt) names, required "
-                  "for .pth and .safetensors");
+                  "Model of the weights; default: the one a zoo checkpoint (.pt) or a weights name "
+                  "names, required for .pth and .safetensors");
   cmd->add_option("--weights", c.weights,
-                  "Pretrained weights: a zoo checkpoint (.pt), a PyTorch state dict (.pth) or "
-                  ".safetensors. Loaded non-strictly: a head whose class count differs is reset "
+                  "Pretrained weights: a zoo checkpoint (.pt), a PyTorch state dict (.pth), "
+                  ".safetensors, or a weights name (torchvision:resnet50, fetched once; `zoo weights "
+                  "list`) or URL. Loaded non-strictly: a head whose class count differs is reset "
                   "(same class names in another order: its rows are reordered); a first conv "
                   "trained on 3 channels used on 1 sums over its input channels, on 1 used on "
                   "3 is replicated / 3 (see --in-channels); anything else that does not fit is "

@@ -3,9 +3,11 @@
 
 #include "common/error.h"
 #include "data/class_names.h"
+#include "weights/hub.h"
 #include "weights/weights_io.h"
 
 #include <cmath>
+#include <filesystem>
 
 namespace zoo {
 
@@ -143,7 +145,25 @@ DataSplits open_eval_data(const LoadedClassifier& loaded, const std::string& wei
   return open_dataset(data, options);
 }
 
+void check_weights_model(const std::string& weights, const std::string& model) {
+  if (!is_weights_reference(weights) || !is_catalogue_name(weights)) return;
+  const WeightsEntry& entry = find_weights(weights);
+  if (entry.model != model) {
+    throw usage_error("the weights " + entry.name + " belong to " + entry.model + ", not " + model +
+                      "; HINT: drop the model name, or `zoo weights list " + model + "`");
+  }
+}
+
+void require_trained_head(const LoadedClassifier& loaded, const std::string& what) {
+  const nlohmann::json pretrained = loaded.meta.value("pretrained", nlohmann::json::object());
+  if (pretrained.contains("categories") && pretrained["categories"].get<std::string>().empty()) {
+    throw usage_error(what + ": the weights " + pretrained.value("name", "") + " are for feature extraction only, "
+                      "their classifier holds no trained values; HINT: zoo features, or zoo finetune from them");
+  }
+}
+
 std::string model_of_weights(const std::string& path) {
+  if (is_catalogue_name(path) && !std::filesystem::exists(path)) return find_weights(path).model;
   const WeightsFormat format = weights_format_of(path);
   if (format != WeightsFormat::kZooCheckpoint) {
     throw usage_error(std::string("a ") + weights_format_name(format) + " file holds weights only, "
@@ -174,8 +194,34 @@ LoadedClassifier load_classifier(Checkpoint ckpt, const std::string& path, const
   return out;
 }
 
-LoadedClassifier load_classifier(const std::string& path, const std::string& model_name,
+namespace {
+
+// A catalogue entry's file: the entry names the model, the preprocessing and the classes.
+LoadedClassifier from_catalogue(const WeightsEntry& entry, const std::string& path, bool transform_input) {
+  LoadedClassifier out = from_state_dict(path, weights_format_of(path), entry.model,
+                                         transform_input || entry.transform_input);
+  out.spec.height = out.spec.width = entry.crop;
+  out.spec.resize = entry.resize;
+  out.spec.mean = entry.mean;
+  out.spec.std = entry.std;
+  const int64_t classes = out.model->num_classes();
+  out.class_names = entry.categories == "imagenet-1k" && classes == 1000 ? imagenet_classes() : numbered_classes(classes);
+  out.meta["pretrained"] = to_json(entry);
+  return out;
+}
+
+}  // namespace
+
+LoadedClassifier load_classifier(const std::string& weights, const std::string& model_name,
                                  bool transform_input) {
+  if (!model_name.empty()) check_weights_model(weights, model_name);  // before any download
+  const WeightsFile file = resolve_weights(weights);
+  if (file.entry) {
+    LoadedClassifier out = from_catalogue(*file.entry, file.path, transform_input);
+    out.model->eval();
+    return out;
+  }
+  const std::string& path = file.path;
   const WeightsFormat format = weights_format_of(path);
   if (format == WeightsFormat::kZooCheckpoint) {
     refuse_transform_input(path, transform_input);  // before the file is read

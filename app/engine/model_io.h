@@ -35,7 +35,11 @@ struct LoadedClassifier {
   nlohmann::json meta;
 };
 
-// Loads a classifier from `path`, strictly, in eval mode:
+// Loads a classifier from `path`, strictly, in eval mode. `path` may also be a weights name or
+// URL (weights/hub.h), fetched into the cache when needed:
+// - a catalogue name (torchvision:resnet50) names the model (`model_name`, when given, must
+//   agree), the evaluation preprocessing, the classes and GoogLeNet's transform_input; `meta`
+//   gets the entry under "pretrained";
 // - a zoo checkpoint (.pt) is self-describing; `model_name`, when given, must match it;
 // - a .pth or .safetensors state dict needs `model_name`; the class count is read from the
 //   head's weight, GoogLeNet's aux heads are built when the file has them, the class names are
@@ -44,6 +48,12 @@ struct LoadedClassifier {
 // GoogLeNet uses it; a state dict cannot say so); a zoo checkpoint records its own setting.
 LoadedClassifier load_classifier(const std::string& path, const std::string& model_name = "",
                                  bool transform_input = false);
+// A usage error when `weights` is a catalogue name of another model than `model` (no
+// download happens); nothing for files and URLs, whose loading checks them.
+void check_weights_model(const std::string& weights, const std::string& model);
+// Pretrained weights whose head holds no valid classes (torchvision's VGG-16 features-only
+// weights) are refused by commands that read the head's output (`what`: "zoo predict").
+void require_trained_head(const LoadedClassifier& loaded, const std::string& what);
 // The same from a zoo checkpoint already read from `path` (a caller that looked at its
 // metadata first need not read the file twice).
 LoadedClassifier load_classifier(Checkpoint ckpt, const std::string& path, const std::string& model_name = "",
@@ -55,7 +65,7 @@ LoadedClassifier load_classifier(Checkpoint ckpt, const std::string& path, const
 // the file in the error when neither says which dataset.
 DataSplits open_eval_data(const LoadedClassifier& loaded, const std::string& weights, std::string& data);
 
-// The model a weights file belongs to: what a zoo checkpoint (.pt) names. A .pth or
+// The model a weights file belongs to: what a zoo checkpoint (.pt) or a catalogue name names. A .pth or
 // .safetensors file does not say: a usage error that asks for the model name.
 std::string model_of_weights(const std::string& path);
 

@@ -7,6 +7,7 @@
 #include "app/engine/run_dir.h"
 #include "common/error.h"
 #include "common/text.h"
+#include "weights/hub.h"
 #include "weights/weights_io.h"
 
 #include <spdlog/spdlog.h>
@@ -140,12 +141,22 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
     throw usage_error("--dropout: " + config.model + " has no dropout layer (neither has torchvision's); "
                       "HINT: drop --dropout");
   }
+  check_weights_model(config.weights, config.model);  // a name of another model: before any work
   if (config.data.empty()) config.data = info.default_data;
   DataOptions data_options = data_options_for(info, config.input_size);
   if (config.in_channels > 0) data_options.sample.channels = config.in_channels;
   data_options.augment = config.augment;
   data_options.val_split = config.val_split;
   data_options.seed = config.seed;
+  bool transform_input = false;
+  if (is_weights_reference(config.weights) && is_catalogue_name(config.weights)) {
+    // Pretrained weights by name: the input normalised as they were trained (and GoogLeNet's
+    // input rescaling on, as torchvision builds it with its weights).
+    const WeightsEntry& entry = find_weights(config.weights);
+    data_options.sample.mean = entry.mean;
+    data_options.sample.std = entry.std;
+    transform_input = entry.transform_input;
+  }
   data_ = open_dataset(config.data, data_options);
   spec_ = data_.train->spec();  // the dataset's native size when --input-size is 0
   model_options_.num_classes = static_cast<int64_t>(data_.class_names.size());
@@ -153,6 +164,7 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
   model_options_.in_channels = spec_.channels;
   model_options_.aux_logits = config.aux_logits;
   model_options_.dropout = config.dropout;
+  model_options_.transform_input = transform_input;
   model_ = build_classifier(config.model, model_options_);
   if (!config.weights.empty() && !context.resuming) load_pretrained(config.weights);
   model_->to(context.device);
@@ -191,10 +203,14 @@ BatchSource& ClassificationTask::train_data() {
   return *train_loader_;
 }
 
-void ClassificationTask::load_pretrained(const std::string& path) {
+void ClassificationTask::load_pretrained(const std::string& weights) {
+  const WeightsFile resolved = resolve_weights(weights);  // a name or URL: fetched into the cache
+  const std::string& path = resolved.path;
   StateDict file;
   std::vector<std::string> file_classes;  // known for zoo checkpoints only
-  if (weights_format_of(path) == WeightsFormat::kZooCheckpoint) {
+  if (resolved.entry) {
+    file = read_state_dict(path);  // its classes count as unnamed, like a .pth file's
+  } else if (weights_format_of(path) == WeightsFormat::kZooCheckpoint) {
     Checkpoint ckpt = load_checkpoint(path);
     const std::string model = ckpt.meta.value("model", "");
     if (model != model_name_) {
