@@ -81,7 +81,7 @@ std::vector<ModelInfo> make_table() {
       {"densenet201", "densenet", densenet201, {3, 224, 224}, kImageNetNorm, "imagenet",
         20013928,  4291365888, "DenseNet-201 (Huang et al. 2017), growth 32, blocks 6-12-48-32, 20.0M parameters"},
       // -- googlenet, densenet rows --
-      {"charlm", "charlm", nullptr, {0, 22753050624, 0}, {}, "common-licenses",
+      {"charlm", "charlm", nullptr, {0, 0, 0}, {}, "common-licenses",
           886880,      876544, "character-level language model (char-rnn): embedding 64, 2-layer LSTM 256, per character (--cell, --hidden, ...)"},
   };
 }
