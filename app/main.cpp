@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   zoo::register_eval(app);
   zoo::register_predict(app);
   zoo::register_sample(app);
+  zoo::register_caption(app);
   zoo::register_features(app);
   zoo::register_convert(app);
   zoo::register_forward(app);

@@ -83,6 +83,8 @@ std::vector<ModelInfo> make_table() {
       // -- googlenet, densenet rows --
       {"charlm", "charlm", nullptr, {0, 0, 0}, {}, "common-licenses",
           886880,      876544, "character-level language model (char-rnn): embedding 64, 2-layer LSTM 256, per character (--cell, --hidden, ...)"},
+      {"captioner", "captioner", nullptr, {3, 64, 64}, kImageNetNorm, "shapes-captions",
+        14166800,  1817350144, "image captioner (Show and Tell / Show, Attend and Tell): a zoo CNN encoder (--backbone resnet18) and an LSTM decoder (--attention)"},
   };
 }
 
@@ -113,6 +115,10 @@ int64_t default_num_classes(const ModelInfo& info) {
 
 const ModelInfo& find_classifier(const std::string& name, const std::string& what) {
   const ModelInfo& info = find_model(name);
+  if (info.is_captioner()) {
+    throw usage_error(what + " needs an image classifier, and " + name + " is an image captioner; HINT: "
+                      "zoo train " + name + ", zoo caption IMAGE, zoo eval --weights CKPT");
+  }
   if (!info.is_classifier()) {
     throw usage_error(what + " needs an image classifier, and " + name + " is a character-level "
                       "language model; HINT: zoo train " + name + ", zoo sample, zoo eval --weights "

@@ -29,10 +29,11 @@ struct Normalization {
 
 using ClassifierBuilder = std::function<Classifier(const ModelOptions&)>;
 
-// A registry row. Image classifiers have a builder; the character-level language model
-// (family "charlm") has none here: its size comes from its vocabulary and flags
-// (models/charlm.h), and its figures below are at the default flags and a 96-character
-// vocabulary, per character instead of per image.
+// A registry row. Image classifiers have a builder; the sequence models have none here: their
+// size comes from a vocabulary and flags. The character-level language model (family
+// "charlm", models/charlm.h) has figures at the default flags and a 96-character vocabulary,
+// per character; the captioner (family "captioner", models/captioner.h) at the default flags,
+// a ResNet-18 encoder at 224 x 224 and a 1000-word vocabulary, per image and one word.
 struct ModelInfo {
   std::string name;
   std::string family;
@@ -47,10 +48,12 @@ struct ModelInfo {
   std::string description;
 
   bool is_classifier() const { return static_cast<bool>(build); }
+  bool is_captioner() const { return family == "captioner"; }
 };
 
-// The vocabulary size the registry's charlm figures assume.
+// The vocabulary sizes the registry's charlm and captioner figures assume.
 inline constexpr int64_t kCharLmReferenceVocab = 96;
+inline constexpr int64_t kCaptionerReferenceVocab = 1000;
 
 const std::vector<ModelInfo>& model_table();
 // Throws a usage Error listing the known names when name is unknown.

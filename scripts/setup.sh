@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev libgtest-dev libopenblas0-openmp
   libcurl4-openssl-dev libssl-dev     # pretrained weights: downloads (libcurl) and SHA-256 (OpenSSL)
   python3-torch python3-torchvision   # parity fixtures and the Python peer benchmarks
+  python3-nltk                        # BLEU parity test (NLTK corpus_bleu)
   dataset-fashion-mnist               # the default data of `zoo train lenet5`
 )
 

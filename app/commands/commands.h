@@ -19,6 +19,7 @@ void register_bench(CLI::App& app);
 void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_weights(CLI::App& app);
+void register_caption(CLI::App& app);
 
 // For eval and predict: the leading positional may be a model name; the rest are inputs.
 // Returns the model name ("" when none) and removes it from `inputs`.

@@ -1,6 +1,7 @@
 // zoo data inspect --data D: samples per class and split, stored image sizes, unreadable files
 // (every file is decoded); --grid out.png draws samples with their labels as a model gets them.
 #include "app/commands/commands.h"
+#include "data/shapes_captions.h"
 #include "app/engine/model_io.h"
 #include "common/error.h"
 #include "data/datasets.h"
@@ -77,6 +78,24 @@ void run_data_inspect(const DataInspectOptions& o) {
   if (!o.grid.empty()) std::printf("grid of %s samples: %s\n", o.grid_split.c_str(), o.grid.c_str());
 }
 
+struct DataExportOptions {
+  std::string name;
+  std::string out;
+  size_t train = 3000;
+  size_t val = 500;
+  int size = 128;
+};
+
+void run_data_export(const DataExportOptions& o) {
+  if (o.name != "shapes-captions") {
+    throw usage_error("zoo data export writes the generated shapes-captions set, not '" + o.name + "'");
+  }
+  write_shapes_captions_coco(o.out, o.train, o.val, o.size);
+  std::printf("wrote %zu train and %zu val shapes-captions scenes at %d x %d in COCO layout to %s "
+              "(train2017/, val2017/, annotations/captions_{train,val}2017.json)\n",
+              o.train, o.val, o.size, o.size, o.out.c_str());
+}
+
 }  // namespace
 
 void register_data(CLI::App& app) {
@@ -102,6 +121,16 @@ void register_data(CLI::App& app) {
   cmd->add_option("--grid-count", opts->grid_count, "Samples in the grid")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_data_inspect(*opts); });
+
+  auto ex = std::make_shared<DataExportOptions>();
+  CLI::App* exp = data->add_subcommand(
+      "export", "Write a generated set (shapes-captions) in COCO captions layout, for other tools or as a larger test set");
+  exp->add_option("name", ex->name, "The generated set: shapes-captions")->required();
+  exp->add_option("--out", ex->out, "Folder to write")->required();
+  exp->add_option("--train", ex->train, "Training images")->check(CLI::PositiveNumber)->capture_default_str();
+  exp->add_option("--val", ex->val, "Validation images")->check(CLI::PositiveNumber)->capture_default_str();
+  exp->add_option("--size", ex->size, "Image side in pixels")->check(CLI::Range(16, 1024))->capture_default_str();
+  exp->callback([ex] { run_data_export(*ex); });
 }
 
 }  // namespace zoo

@@ -6,6 +6,7 @@
 #include "app/engine/evaluate.h"
 #include "app/engine/model_io.h"
 #include "app/engine/plots.h"
+#include "app/engine/tasks/captioning.h"
 #include "app/engine/tasks/language_model.h"
 #include "app/engine/trainer.h"
 #include "common/device.h"
@@ -43,6 +44,7 @@ struct EvalOptions {
   std::string confusion = "auto";  // "auto": see default_confusion_path; "": none
   bool no_confusion = false;
   bool ignore_class_names = false;
+  BeamOptions beam;  // captioner
 };
 
 // Where confusion.png goes by default: the run directory when the weights are a run's
@@ -88,6 +90,45 @@ void run_eval_text(const EvalOptions& opts, LoadedLanguageModel lm) {
               data.c_str(), part.c_str(), (long long)r.chars, r.loss, r.bits_per_char());
 }
 
+// A captioner on a captioning set: beam-searched captions of a split, corpus BLEU-1..4 and
+// CIDEr-D; --json adds every image's caption and scores.
+void run_eval_captions(const EvalOptions& opts, LoadedCaptioner lc) {
+  const TrainConfig config = train_config_from_json(lc.meta.value("config", nlohmann::json::object()));
+  const std::string data = opts.data.empty() ? config.data : opts.data;
+  if (data.empty()) throw usage_error(opts.weights + " does not say which data it was trained on; HINT: pass --data");
+  CaptionSplits splits = open_caption_data(data, lc.spec);
+  std::shared_ptr<CaptionDataset> split = splits.val;
+  std::string part = "val";
+  if (opts.split == "train") {
+    split = splits.train;
+    part = "train";
+  } else if (splits.test) {
+    split = splits.test;
+    part = "test";
+  }
+  const CaptionEvalResult r = evaluate_captions(*lc.model, lc.vocab, split, opts.beam,
+                                                opts.batch_size > 0 ? opts.batch_size : 64, opts.workers);
+  if (opts.json) {
+    nlohmann::json images = nlohmann::json::array();
+    for (size_t i = 0; i < r.images.size(); ++i) {
+      const auto& im = r.images[i];
+      images.push_back({{"image", im.image}, {"caption", join_words(im.caption)}, {"score", im.score},
+                        {"bleu4", im.bleu4}, {"cider", im.cider}});
+    }
+    const nlohmann::json out = {{"weights", opts.weights}, {"model", "captioner"}, {"data", data},
+                                {"split", part}, {"images", r.images.size()}, {"beam", opts.beam.beam},
+                                {"bleu1", r.bleu[0]}, {"bleu2", r.bleu[1]}, {"bleu3", r.bleu[2]},
+                                {"bleu4", r.bleu[3]}, {"brevity_penalty", r.brevity_penalty},
+                                {"cider", r.cider}, {"per_image", images}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("captioner on %s (%s, %zu images, beam %lld): BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, "
+              "BLEU-4 %.4f (brevity penalty %.4f), CIDEr-D %.4f\n",
+              data.c_str(), part.c_str(), r.images.size(), (long long)opts.beam.beam, r.bleu[0], r.bleu[1],
+              r.bleu[2], r.bleu[3], r.brevity_penalty, r.cider);
+}
+
 void run_eval(EvalOptions opts) {
   const std::string expected = take_model_name(opts.model);
   if (!opts.model.empty()) {
@@ -101,6 +142,11 @@ void run_eval(EvalOptions opts) {
     ckpt = load_checkpoint(opts.weights);
   }
   const std::string model = ckpt ? ckpt->meta.value("model", "") : expected;
+  if (!model.empty() && find_model(model).is_captioner()) {
+    if (!ckpt) throw usage_error("a captioner is evaluated from its zoo checkpoint (.pt); HINT: runs/captioner-N/checkpoints/best.pt");
+    run_eval_captions(opts, load_captioner(std::move(*ckpt), opts.weights));
+    return;
+  }
   if (!model.empty() && !find_model(model).is_classifier()) {
     run_eval_text(opts, ckpt ? load_language_model(std::move(*ckpt), opts.weights) : load_language_model(opts.weights));
     return;
@@ -190,7 +236,7 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--ignore-class-names", opts->ignore_class_names,
                 "Evaluate even when the dataset's class names differ from the checkpoint's "
                 "(labels are compared by index)");
-  cmd->add_option("--split", opts->split, "Which split to evaluate")
+  cmd->add_option("--split", opts->split, "Which split to evaluate (captioner: test is the set's test split when it has one, else val)")
       ->check(CLI::IsMember({"test", "train"}))
       ->capture_default_str();
   cmd->add_option("--batch-size", opts->batch_size,
@@ -211,7 +257,17 @@ void register_eval(CLI::App& app) {
                   "(confusion-train.png for --split train) in the run directory when the weights "
                   "are runs/<name>/checkpoints/*.pt, else in the current directory; '' for none");
   cmd->add_flag("--no-confusion", opts->no_confusion, "Do not write the confusion-matrix PNG");
-  cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
+  cmd->add_option("--beam", opts->beam.beam, "captioner: beam width (1: greedy)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-len", opts->beam.max_len, "captioner: most words per caption")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--length-norm", opts->beam.length_norm,
+                  "captioner: beams ranked by log-probability / length^A (0: by log-probability)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout (captioner: with every image's caption)");
   cmd->callback([opts] { run_eval(*opts); });
 }
 

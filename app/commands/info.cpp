@@ -9,6 +9,7 @@
 #include "app/engine/freeze.h"
 #include "common/error.h"
 #include "models/profile.h"
+#include "models/captioner.h"
 #include "models/charlm.h"
 #include "models/registry.h"
 #include "weights/hub.h"
@@ -225,10 +226,49 @@ void print_char_lm(const ModelInfo& info, const InfoOptions& opts) {
   std::printf("(zoo train charlm --cell --embed --hidden --layers change the sizes)\n");
 }
 
+// The captioner at its default sizes (ResNet-18 encoder, --input or 224, a vocabulary of
+// --num-classes words, default the registry's reference): parameters per module, the encoder's
+// multiply-adds per image and the decoder's per image and per word.
+void print_captioner(const ModelInfo& info, const InfoOptions& opts) {
+  if (opts.groups) throw usage_error("--groups lists classifier layers; the captioner's encoder is a classifier: zoo info resnet18 --groups");
+  CaptionerOptions o;
+  o.vocab_size = opts.num_classes > 0 ? opts.num_classes : kCaptionerReferenceVocab;
+  const auto shape = parse_input(opts.input, {3, 224, 224});
+  o.input_size = shape[1];
+  ModelOptions backbone;
+  backbone.input_size = o.input_size;
+  Captioner model(o, build_classifier(o.backbone, backbone));
+  const auto feature = backbone_feature_shape(*model->backbone(), 3, o.input_size);
+  const CaptionerMacs decoder = captioner_decoder_macs(o, feature[0], feature[1] * feature[2]);
+  const int64_t encoder_macs =
+      count_macs([&] { torch::NoGradGuard g; model->encode(torch::zeros({1, 3, o.input_size, o.input_size})); }).total();
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& item : model->named_children()) parts.push_back({{"name", item.key()}, {"parameters", count_parameters(*item.value())}});
+  if (opts.json) {
+    std::printf("%s\n", nlohmann::json{{"model", info.name}, {"options", to_json(o)}, {"modules", parts},
+                                       {"parameters", count_parameters(*model)}, {"feature_map", feature},
+                                       {"encoder_macs", encoder_macs}, {"decoder_macs_per_image", decoder.per_image},
+                                       {"decoder_macs_per_word", decoder.per_word}}
+                            .dump(2)
+                            .c_str());
+    return;
+  }
+  std::printf("%s: %s\nencoder %s at %lld px: feature map %lld x %lld x %lld; vocabulary %lld words\n",
+              info.name.c_str(), info.description.c_str(), o.backbone.c_str(), (long long)o.input_size,
+              (long long)feature[0], (long long)feature[1], (long long)feature[2], (long long)o.vocab_size);
+  std::printf("%-20s %13s\n", "module", "parameters");
+  for (const auto& p : parts) std::printf("%-20s %13s\n", p["name"].get<std::string>().c_str(), grouped(p["parameters"].get<int64_t>()).c_str());
+  std::printf("%-20s %13s\n", "total", grouped(count_parameters(*model)).c_str());
+  std::printf("multiply-adds: encoder %s per image; decoder %s per image + %s per word\n", grouped(encoder_macs).c_str(),
+              grouped(decoder.per_image).c_str(), grouped(decoder.per_word).c_str());
+  std::printf("(zoo train captioner --backbone --embed --hidden --layers --attention change the sizes)\n");
+}
+
 void run_info(const InfoOptions& opts) {
   const ModelInfo& info = find_model(opts.model);
   if (!info.is_classifier()) {
     if (!opts.weights.empty()) throw usage_error("zoo info --weights: the catalogue holds image classifiers' weights only");
+    if (info.is_captioner()) return print_captioner(info, opts);
     return print_char_lm(info, opts);
   }
   const std::vector<WeightsEntry> pretrained = pretrained_for(opts);

@@ -36,6 +36,9 @@ void run_list(const ListOptions& opts) {
     if (info.is_classifier()) {
       row["input"] = {info.input_shape[0], info.input_shape[1], info.input_shape[2]};
       row["num_classes"] = default_num_classes(info);
+    } else if (info.is_captioner()) {
+      row["input"] = "image->text";  // figures per image and word, at a reference vocabulary
+      row["vocab_size"] = kCaptionerReferenceVocab;
     } else {
       row["input"] = "text";  // figures per character, at a reference vocabulary
       row["vocab_size"] = kCharLmReferenceVocab;

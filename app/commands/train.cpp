@@ -154,9 +154,9 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
   // charlm
   option("--cell", c.cell, "charlm: recurrent cell, lstm, gru or rnn (tanh)")
       ->check(CLI::IsMember({"lstm", "gru", "rnn"}));
-  option("--embed", c.embed, "charlm: character embedding width");
-  option("--hidden", c.hidden, "charlm: recurrent state width");
-  option("--layers", c.layers, "charlm: recurrent layers");
+  option("--embed", c.embed, "charlm: character embedding width; captioner: word embedding width (default 256)");
+  option("--hidden", c.hidden, "charlm: recurrent state width; captioner: LSTM width (default 512)");
+  option("--layers", c.layers, "charlm: recurrent layers; captioner: LSTM layers (default 1)");
   option("--seq-len", c.seq_len,
          "charlm: characters per stream per batch, the span of truncated backpropagation "
          "through time (the state itself carries across batches)");
@@ -169,6 +169,26 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
          "charlm: invalid UTF-8 is an error naming the file and byte (strict) or read as U+FFFD "
          "(replace)")
       ->check(CLI::IsMember({"strict", "replace"}));
+  // captioner
+  option("--backbone", c.backbone,
+         "captioner: the encoder, any zoo image classifier (`zoo list`). Default resnet18: the "
+         "smallest torchvision backbone with published weights whose last map keeps a spatial grid "
+         "for --attention (7x7 at 224 px), and fast enough to train end to end on a few cores");
+  option("--backbone-weights", c.backbone_weights,
+         "captioner: the encoder's starting weights: a file (.pt, .pth, .safetensors), a weights "
+         "name (torchvision:resnet50) or a URL; default: random initialisation");
+  cmd->add_flag("--attention", c.attention, "captioner: Show, Attend and Tell decoder (soft attention "
+                "over the encoder's feature map) instead of Show and Tell");
+  option("--attention-dim", c.attention_dim, "captioner: width of the attention MLP");
+  option("--min-word-count", c.min_word_count,
+         "captioner: training-caption words seen fewer times are read as <unk>");
+  option("--max-caption-len", c.max_caption_len,
+         "captioner: words per caption in training (longer ones are cut) and in validation decoding");
+  cmd->add_flag_callback("--freeze-backbone", [&c] { c.freeze.push_back("backbone"); },
+                         "captioner: train the decoder only (the same as --freeze backbone)");
+  cmd->add_option_function<int64_t>("--finetune-backbone-at", [&c](const int64_t& epoch) { c.unfreeze_at = epoch; },
+                                    "captioner: release the frozen encoder at this epoch (the same as "
+                                    "--unfreeze-at)");
   // How long
   option("--epochs", c.epochs, "Number of passes over the training set");
   option("--batch-size", c.batch_size, "Samples per batch (per optimizer step without --accumulate); "

@@ -72,6 +72,10 @@ namespace {
 LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const std::string& expected) {
   LoadedClassifier out;
   const std::string model = ckpt.meta.value("model", "");
+  if (!model.empty() && find_model(model).is_captioner()) {
+    throw usage_error(path + " is a captioner checkpoint, and this command needs an image classifier; HINT: "
+                      "zoo caption --weights " + path + " IMAGE, zoo eval --weights " + path + " (BLEU)");
+  }
   if (!model.empty() && !find_model(model).is_classifier()) {
     throw usage_error(path + " is a " + model + " checkpoint, and this command needs an image "
                       "classifier; HINT: zoo sample --weights " + path + " (text), zoo eval --weights " +

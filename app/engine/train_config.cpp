@@ -14,7 +14,8 @@ namespace zoo {
 #define ZOO_TRAIN_CONFIG_FIELDS(X) \
     X(model) X(data) X(input_size) X(augment) X(val_split) X(drop_last) X(aux_logits) \
     X(in_channels) X(dropout) X(cell) X(embed) X(hidden) X(layers) X(seq_len) X(text_ext) \
-    X(utf8_errors) X(weights) X(freeze) X(train) X(bn_train) X(head_lr) X(unfreeze_at) \
+    X(utf8_errors) X(backbone) X(backbone_weights) X(attention) X(attention_dim) X(min_word_count) \
+    X(max_caption_len) X(weights) X(freeze) X(train) X(bn_train) X(head_lr) X(unfreeze_at) \
     X(unfrozen_lr_mult) X(cache_features) X(epochs) X(batch_size) X(accumulate) X(max_steps) \
     X(limit_batches) X(limit_val_batches) X(patience) X(optimizer) X(lr) X(momentum) X(nesterov) \
     X(beta1) X(beta2) X(alpha) X(eps) X(weight_decay) X(wd_skip_norm_bias) X(label_smoothing) \
@@ -141,6 +142,9 @@ void validate(const TrainConfig& c) {
   positive(c.hidden, "--hidden");
   positive(c.layers, "--layers");
   positive(c.seq_len, "--seq-len");
+  positive(c.attention_dim, "--attention-dim");
+  positive(c.min_word_count, "--min-word-count");
+  positive(c.max_caption_len, "--max-caption-len");
   require(!c.text_ext.empty(), "--text-ext needs at least one extension (or * for every file)");
   require(one_of(c.utf8_errors, {"strict", "replace"}),
           "--utf8-errors must be strict or replace, got '" + c.utf8_errors + "'");

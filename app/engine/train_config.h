@@ -22,14 +22,21 @@ struct TrainConfig {
   bool aux_logits = false;           // build auxiliary heads (GoogLeNet) and train them too
   int64_t in_channels = 0;           // 0: the model's; 1 or 3 feeds (and builds) that many
   double dropout = -1.0;             // <0: the model's default (classifiers: their own; charlm: 0)
-  // Character-level language model (charlm)
+  // Sequence models: character-level language model (charlm) and captioner
   std::string cell = "lstm";         // lstm | gru | rnn
-  int64_t embed = 64;                // character embedding width
-  int64_t hidden = 256;              // recurrent state width
-  int64_t layers = 2;                // recurrent layers
+  int64_t embed = 64;                // character / word embedding width (captioner: 256)
+  int64_t hidden = 256;              // recurrent state width (captioner: 512)
+  int64_t layers = 2;                // recurrent layers (captioner: 1)
   int64_t seq_len = 64;              // characters per batch row; the state is detached between batches
   std::vector<std::string> text_ext{".txt"};  // extensions read from a folder; "*": every file
   std::string utf8_errors = "strict";         // strict | replace
+  // Image captioner
+  std::string backbone = "resnet18";  // the encoder: any zoo image classifier
+  std::string backbone_weights;       // the encoder's starting weights (file, weights name or URL)
+  bool attention = false;             // Show, Attend and Tell decoder
+  int64_t attention_dim = 256;        // attention MLP width
+  int64_t min_word_count = 1;         // training-caption words seen fewer times read as <unk>
+  int64_t max_caption_len = 20;       // words per caption in training (longer ones cut) and decoding
   // Fine-tuning (zoo finetune)
   std::string weights;               // pretrained weights to start from (.pt, .pth, .safetensors)
   std::vector<std::string> freeze;   // conv | features | backbone | none | all | up-to:LAYER | glob

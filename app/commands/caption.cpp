@@ -1,0 +1,189 @@
+// zoo caption IMAGE... [--weights CKPT]: one caption per image by beam search with a trained
+// captioner; --json adds the top beams and their scores; --attention-map PNG draws where an
+// attention model looked for each word. Without --weights: the newest runs/*/checkpoints/best.pt
+// of a captioner run. An image that cannot be read gets an error line; the others are still
+// captioned, and the exit code reports the failure at the end.
+#include "app/commands/commands.h"
+#include "app/engine/caption.h"
+#include "app/engine/tasks/captioning.h"
+#include "common/device.h"
+#include "common/error.h"
+#include "data/image.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/utils.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+namespace zoo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CaptionOptions {
+  std::vector<std::string> images;
+  std::string weights;
+  std::string runs_dir = "runs";
+  BeamOptions beam;
+  int64_t top = 3;  // beams listed by --json
+  std::string attention_map;
+  int threads = 0;
+  bool json = false;
+};
+
+// The newest best.pt of a captioner run under runs_dir (its config.json names the model).
+std::string newest_captioner(const std::string& runs_dir) {
+  std::error_code ec;
+  std::string best;
+  fs::file_time_type newest{};
+  for (const auto& run : fs::directory_iterator(runs_dir, ec)) {
+    const fs::path ckpt = run.path() / "checkpoints" / "best.pt";
+    if (!fs::exists(ckpt, ec)) continue;
+    std::ifstream in(run.path() / "config.json");
+    nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!config.is_object() || config.value("model", "") != "captioner") continue;
+    const auto when = fs::last_write_time(ckpt, ec);
+    if (best.empty() || when > newest) {
+      best = ckpt.string();
+      newest = when;
+    }
+  }
+  if (best.empty()) {
+    throw missing_error("no captioner checkpoint under " + runs_dir + "/*/checkpoints/best.pt; HINT: train one "
+                        "(zoo train captioner) or pass --weights CKPT");
+  }
+  return best;
+}
+
+// One panel per token: the image with the attention weights (h x w, upsampled) laid over it in
+// red, the word written above.
+void write_attention_map(const std::string& path, const std::string& image_path, const std::vector<std::string>& words,
+                         const std::vector<torch::Tensor>& attention, int64_t h, int64_t w) {
+  constexpr int kPanel = 160, kLabel = 24, kColumns = 5;
+  cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
+  if (image.empty()) throw data_error("cannot decode " + image_path + " for the attention map");
+  cv::resize(image, image, cv::Size(kPanel, kPanel), 0, 0, cv::INTER_AREA);
+  const int panels = static_cast<int>(attention.size());
+  const int columns = std::min(kColumns, panels), rows = (panels + kColumns - 1) / kColumns;
+  cv::Mat canvas(rows * (kPanel + kLabel), columns * kPanel, CV_8UC3, cv::Scalar(255, 255, 255));
+  for (int i = 0; i < panels; ++i) {
+    const torch::Tensor a = attention[i].to(torch::kFloat).reshape({h, w}).contiguous();
+    cv::Mat alpha(static_cast<int>(h), static_cast<int>(w), CV_32F, a.data_ptr<float>());
+    cv::Mat up;
+    cv::resize(alpha, up, cv::Size(kPanel, kPanel), 0, 0, cv::INTER_LINEAR);
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(up, &lo, &hi);
+    up = (up - lo) / std::max(hi - lo, 1e-12);
+    cv::Mat panel = image.clone();
+    for (int y = 0; y < kPanel; ++y) {
+      for (int x = 0; x < kPanel; ++x) {
+        const float v = up.at<float>(y, x);
+        cv::Vec3b& px = panel.at<cv::Vec3b>(y, x);
+        px = cv::Vec3b(static_cast<uchar>(px[0] * (0.35 + 0.65 * v)), static_cast<uchar>(px[1] * (0.35 + 0.65 * v)),
+                       static_cast<uchar>(std::min(255.0f, px[2] * (0.35f + 0.65f * v) + 120.0f * v)));
+      }
+    }
+    const int r = i / kColumns, c = i % kColumns;
+    panel.copyTo(canvas(cv::Rect(c * kPanel, r * (kPanel + kLabel) + kLabel, kPanel, kPanel)));
+    const std::string word = i < static_cast<int>(words.size()) ? words[i] : "<end>";
+    cv::putText(canvas, word, cv::Point(c * kPanel + 4, r * (kPanel + kLabel) + 17), cv::FONT_HERSHEY_SIMPLEX, 0.55,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  }
+  if (!cv::imwrite(path, canvas)) throw io_error("cannot write the attention map " + path);
+}
+
+std::string numbered(const std::string& path, size_t i, size_t count) {
+  if (count == 1) return path;
+  const fs::path p(path);
+  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(i) + p.extension().string())).string();
+}
+
+void run_caption(CaptionOptions opts) {
+  if (opts.images.empty()) throw usage_error("no image given; HINT: zoo caption photo.jpg [more.png ...]");
+  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  if (opts.weights.empty()) opts.weights = newest_captioner(opts.runs_dir);
+  LoadedCaptioner lc = load_captioner(opts.weights);
+  if (!opts.attention_map.empty() && !lc.model->options().attention) {
+    throw usage_error("--attention-map needs a captioner trained with --attention; " + opts.weights + " has none");
+  }
+  torch::NoGradGuard no_grad;
+  nlohmann::json out = nlohmann::json::array();
+  std::optional<Error> first;
+  int failed = 0;
+  for (size_t i = 0; i < opts.images.size(); ++i) {
+    const std::string& path = opts.images[i];
+    try {
+      const torch::Tensor image = load_image_file(path, lc.spec).unsqueeze(0);
+      const ImageFeatures features = lc.model->encode(image);
+      const auto beams = beam_search(*lc.model, features, opts.beam);
+      const std::vector<std::string> words = beams.empty() ? std::vector<std::string>{} : lc.vocab.decode(beams[0].words);
+      nlohmann::json row = {{"image", path}, {"caption", join_words(words)}};
+      nlohmann::json top = nlohmann::json::array();
+      for (size_t b = 0; b < beams.size() && static_cast<int64_t>(b) < opts.top; ++b) {
+        top.push_back({{"caption", join_words(lc.vocab.decode(beams[b].words))},
+                       {"score", beams[b].score},
+                       {"logprob", beams[b].logprob},
+                       {"ended", beams[b].ended}});
+      }
+      row["beams"] = top;
+      if (!opts.attention_map.empty() && !beams.empty()) {
+        const std::string png = numbered(opts.attention_map, i, opts.images.size());
+        write_attention_map(png, path, words, beams[0].attention, features.height, features.width);
+        row["attention_map"] = png;
+      }
+      if (!opts.json) std::printf("%s: %s\n", path.c_str(), join_words(words).c_str());
+      out.push_back(row);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kInterrupted) throw;
+      std::fprintf(stderr, "zoo: error: %s\n", e.what());
+      if (!first) first = e;
+      ++failed;
+    }
+    std::fflush(stdout);
+  }
+  if (opts.json) std::printf("%s\n", out.dump(2).c_str());
+  if (first) {
+    throw Error(first->kind(), std::to_string(failed) + " of " + std::to_string(opts.images.size()) +
+                " images could not be captioned (errors above)");
+  }
+}
+
+}  // namespace
+
+void register_caption(CLI::App& app) {
+  auto opts = std::make_shared<CaptionOptions>();
+  CLI::App* cmd = app.add_subcommand("caption", "Caption image files with a trained captioner (beam search)");
+  cmd->add_option("images", opts->images, "Image files (PNG, JPEG, BMP, ...)");
+  cmd->add_option("--weights", opts->weights,
+                  "A captioner checkpoint; default: the newest runs/*/checkpoints/best.pt of a captioner run");
+  cmd->add_option("--runs-dir", opts->runs_dir, "Where to look for runs without --weights")->capture_default_str();
+  cmd->add_option("--beam", opts->beam.beam, "Beam width; 1: greedy decoding")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-len", opts->beam.max_len, "Most words per caption")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--length-norm", opts->beam.length_norm,
+                  "Beams are ranked by log-probability / length^A; 0: by log-probability alone")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--top", opts->top, "Beams listed per image by --json")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--attention-map", opts->attention_map,
+                  "Write the attention over the image for each word to this PNG (several images: "
+                  "NAME-0.png, NAME-1.png ...); models trained with --attention");
+  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout: captions, top beams and scores");
+  cmd->callback([opts] { run_caption(*opts); });
+}
+
+}  // namespace zoo
