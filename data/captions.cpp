@@ -2,6 +2,7 @@
 #include "data/captions.h"
 
 #include "common/error.h"
+#include "common/read_file.h"
 #include "common/text.h"
 
 #include <algorithm>
@@ -52,20 +53,16 @@ bool path_is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-std::string read_file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot read " + path.string() + "; HINT: check its permissions");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) throw io_error("read error in " + path.string());
-  std::string bytes = s.str();
-  if (bytes.compare(0, 3, "\xEF\xBB\xBF") == 0) bytes.erase(0, 3);  // UTF-8 byte order mark
+// The file's bytes without a UTF-8 byte order mark.
+std::string read_text_bytes(const fs::path& path) {
+  std::string bytes = read_file_bytes(path.string());
+  if (bytes.compare(0, 3, "\xEF\xBB\xBF") == 0) bytes.erase(0, 3);
   return bytes;
 }
 
 // The lines of a text file without their line ends ("\n" or "\r\n"); line i is number i + 1.
 std::vector<std::string> read_lines(const fs::path& path) {
-  const std::string bytes = read_file_bytes(path);
+  const std::string bytes = read_text_bytes(path);
   std::vector<std::string> lines;
   size_t start = 0;
   while (start < bytes.size()) {
@@ -89,7 +86,7 @@ std::string trim(const std::string& s) {
 // Parses a JSON file keeping only the object members named in `keep` (at any depth), which
 // keeps the memory of COCO's 90 MB annotation files to what the captions need.
 json read_json(const fs::path& path, const std::set<std::string>& keep, const std::string& hint) {
-  const std::string bytes = read_file_bytes(path);
+  const std::string bytes = read_text_bytes(path);
   json::parser_callback_t filter = [&keep](int, json::parse_event_t event, json& parsed) {
     return event != json::parse_event_t::key || keep.count(parsed.get<std::string>()) > 0;
   };

@@ -2,6 +2,7 @@
 #include "data/text.h"
 
 #include "common/error.h"
+#include "common/read_file.h"
 #include "common/text.h"
 
 #include <algorithm>
@@ -137,15 +138,6 @@ std::string describe_char(char32_t c) {
 
 namespace {
 
-std::string read_file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot read " + path.string() + "; HINT: check its permissions");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) throw io_error("read error in " + path.string());
-  return s.str();
-}
-
 bool extension_matches(const fs::path& path, const std::vector<std::string>& extensions) {
   const std::string ext = path.extension().string();
   for (const auto& e : extensions) {
@@ -231,7 +223,7 @@ TextCorpus read_text_corpus(const std::string& spec, const TextOptions& options)
   }
   TextCorpus corpus;
   for (const auto& file : files) {
-    const std::string bytes = read_file_bytes(file);
+    const std::string bytes = read_file_bytes(file.string());
     const std::u32string text = decode_utf8(bytes, options.errors, file.string(), &corpus.replaced);
     corpus.text += text;
     corpus.bytes += static_cast<int64_t>(bytes.size());

@@ -6,6 +6,7 @@
 #include "app/engine/caption_metrics.h"
 
 #include "common/error.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -35,16 +36,6 @@ std::vector<Tokens> splits(const std::vector<std::string>& lines) {
   std::vector<Tokens> out;
   for (const auto& l : lines) out.push_back(split(l));
   return out;
-}
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "no zoo::Error thrown";
-  return ErrorKind::kInternal;
 }
 
 // Corpus (one reference for image 1, two for image 2):
@@ -146,13 +137,13 @@ TEST(CorpusBleu, EmptyCorpusAndEmptyHypothesesScoreZero) {
 TEST(CaptionMetrics, RejectsMismatchedCountsAndMissingReferences) {
   const std::vector<std::vector<Tokens>> refs = {splits({"a b"}), splits({"c d"})};
   const std::vector<Tokens> one = splits({"a b"});
-  EXPECT_EQ(kind_of([&] { corpus_bleu(refs, one); }), ErrorKind::kUsage);
-  EXPECT_EQ(kind_of([&] { cider_d(refs, one); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([&] { corpus_bleu(refs, one); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([&] { cider_d(refs, one); }), ErrorKind::kUsage);
   const std::vector<std::vector<Tokens>> missing = {splits({"a b"}), {}};
   const std::vector<Tokens> two = splits({"a b", "c d"});
-  EXPECT_EQ(kind_of([&] { corpus_bleu(missing, two); }), ErrorKind::kUsage);
-  EXPECT_EQ(kind_of([&] { cider_d(missing, two); }), ErrorKind::kUsage);
-  EXPECT_EQ(kind_of([&] { sentence_bleu4({}, split("a b")); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([&] { corpus_bleu(missing, two); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([&] { cider_d(missing, two); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([&] { sentence_bleu4({}, split("a b")); }), ErrorKind::kUsage);
 }
 
 // A fresh directory under /tmp, removed when the object goes away.

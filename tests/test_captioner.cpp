@@ -10,6 +10,8 @@
 #include "models/captioner.h"
 #include "models/profile.h"
 #include "models/registry.h"
+#include "weights/state_dict.h"
+#include "weights/weights_io.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -203,6 +206,11 @@ TEST(CaptionerCli, TrainResumeCaptionEval) {
   EXPECT_EQ(r.exit_code, 66) << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
   EXPECT_NE(r.err.find("missing.png"), std::string::npos) << r.err;
+  test::write_file(images / "bad.png", "not an image at all");
+  r = test::run_zoo("caption --weights " + ckpt + " " + images / "bad.png" + " " + images / "a.png");
+  EXPECT_EQ(r.exit_code, 65) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.err.find("bad.png"), std::string::npos) << r.err;
   r = test::run_zoo("caption --json --beam 4 --top 2 --weights " + ckpt + " " + images / "a.png");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -243,6 +251,36 @@ TEST(CaptionerCli, CocoFolderWithAttention) {
   r = test::run_zoo("eval --weights " + runs / "coco/checkpoints/best.pt" + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["images"], 8);
+}
+
+// The encoder from a weights file, frozen: every encoder tensor of the trained checkpoint is
+// the file's, bit for bit, and the decoder trained.
+TEST(CaptionerCli, BackboneWeightsFrozen) {
+  TempDir dir, runs;
+  torch::manual_seed(3);
+  ModelOptions b;
+  b.num_classes = 10;
+  b.in_channels = 3;
+  b.input_size = 32;
+  const Classifier lenet = build_classifier("lenet5", b);
+  const StateDict original = state_dict_of(*lenet);
+  write_pth(dir / "lenet.pth", original);
+  auto r = test::run_zoo("train captioner --backbone lenet5 --backbone-weights " + dir / "lenet.pth" +
+                         " --freeze-backbone --input-size 32 --batch-size 16 --limit-batches 3 --limit-val-batches 1 "
+                         "--epochs 1 --embed 16 --hidden 32 --workers 0 --runs-dir " + runs.path().string() + " --name frozen");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Checkpoint ckpt = load_checkpoint(runs / "frozen/checkpoints/last.pt");
+  std::map<std::string, torch::Tensor> trained(ckpt.model.begin(), ckpt.model.end());
+  for (const auto& [key, tensor] : original) {
+    ASSERT_TRUE(trained.count("encoder." + key)) << key;
+    EXPECT_TRUE(torch::equal(trained["encoder." + key], tensor)) << key;
+  }
+  // A backbone whose weights do not fit is refused before training.
+  r = test::run_zoo("train captioner --backbone resnet18 --backbone-weights " + dir / "lenet.pth" +
+                    " --epochs 1 --runs-dir " + runs.path().string());
+  EXPECT_EQ(r.exit_code, 65) << r.err;
+  // A captioner is not trained from --weights.
+  EXPECT_EQ(test::run_zoo("finetune captioner --weights " + dir / "lenet.pth").exit_code, 2);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "data/captions.h"
 
 #include "common/error.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -25,24 +26,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Words = std::vector<std::string>;
 
-// A fresh directory under the system's temporary folder, removed when the object goes away.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "zoo-captions-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 void write_file(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
@@ -117,9 +101,9 @@ TEST(CaptionTokenizer, KeepsUtf8InsideWords) {
 TEST(CaptionSets, ReadsCoco2017) {
   TempDir dir;
   write_coco(dir.path(), "2017");
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(set.format, "coco");
-  EXPECT_EQ(set.location, dir.str());
+  EXPECT_EQ(set.location, dir.path().string());
   ASSERT_EQ(set.train.size(), 2u);
   ASSERT_EQ(set.val.size(), 1u);
   EXPECT_TRUE(set.test.empty());
@@ -137,7 +121,7 @@ TEST(CaptionSets, ReadsCoco2017) {
 TEST(CaptionSets, ReadsCoco2014Names) {
   TempDir dir;
   write_coco(dir.path(), "2014");
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(set.format, "coco");
   ASSERT_EQ(set.train.size(), 2u);
   EXPECT_EQ(set.train[1].path, (dir.path() / "train2014" / "a.jpg").string());
@@ -148,9 +132,9 @@ TEST(CaptionSets, CocoPrefersTheCompleteYear) {
   TempDir dir;
   write_coco(dir.path(), "2014");
   write_coco(dir.path(), "2017");
-  EXPECT_EQ(read_caption_set(dir.str()).train[0].path, (dir.path() / "train2017" / "b.jpg").string());
+  EXPECT_EQ(read_caption_set(dir.path().string()).train[0].path, (dir.path() / "train2017" / "b.jpg").string());
   fs::remove(dir.path() / "annotations" / "captions_val2017.json");
-  EXPECT_EQ(read_caption_set(dir.str()).train[0].path, (dir.path() / "train2014" / "b.jpg").string());
+  EXPECT_EQ(read_caption_set(dir.path().string()).train[0].path, (dir.path() / "train2014" / "b.jpg").string());
 }
 
 TEST(CaptionSets, CocoErrors) {
@@ -158,7 +142,7 @@ TEST(CaptionSets, CocoErrors) {
     TempDir dir;
     write_coco(dir.path(), "2017");
     fs::remove(dir.path() / "annotations" / "captions_val2017.json");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "captions_val2017.json");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "captions_val2017.json");
   }
   {
     TempDir dir;
@@ -166,19 +150,19 @@ TEST(CaptionSets, CocoErrors) {
     fs::remove(dir.path() / "annotations" / "captions_train2017.json");
     fs::remove(dir.path() / "annotations" / "captions_val2017.json");
     // Only instances_train2017.json is left: the folder is COCO's, its captions are missing.
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "captions_train2017.json");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "captions_train2017.json");
   }
   {
     TempDir dir;
     write_coco(dir.path(), "2017");
     fs::remove_all(dir.path() / "val2017");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "val2017");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "val2017");
   }
   {
     TempDir dir;
     write_coco(dir.path(), "2017");
     write_file(dir.path() / "annotations" / "captions_train2017.json", "{\"images\": [1, 2");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "malformed JSON in " + (dir.path() / "annotations" / "captions_train2017.json").string());
   }
   {
@@ -186,7 +170,7 @@ TEST(CaptionSets, CocoErrors) {
     write_coco(dir.path(), "2017");
     write_file(dir.path() / "annotations" / "captions_val2017.json",
                coco_json({{7, "c.jpg"}}, {{7, "A bird."}, {8, "A ghost."}}).dump());
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "annotations[1] in " + (dir.path() / "annotations" / "captions_val2017.json").string() +
                      " names image id 8");
   }
@@ -196,7 +180,7 @@ TEST(CaptionSets, CocoErrors) {
     write_file(dir.path() / "annotations" / "captions_val2017.json",
                coco_json({{7, "c.jpg"}, {8, "d.jpg"}}, {{7, "A bird."}}).dump());
     touch(dir.path() / "val2017" / "d.jpg");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "have no caption, e.g. d.jpg");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "have no caption, e.g. d.jpg");
   }
   {
     TempDir dir;
@@ -204,13 +188,13 @@ TEST(CaptionSets, CocoErrors) {
     write_file(dir.path() / "annotations" / "captions_val2017.json",
                json{{"images", {{{"id", "7"}, {"file_name", "c.jpg"}}}}, {"annotations", json::array()}}
                    .dump());
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "images[0].id is not an integer");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "images[0].id is not an integer");
   }
   {
     TempDir dir;
     write_coco(dir.path(), "2017");
     fs::remove(dir.path() / "train2017" / "a.jpg");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "image " + (dir.path() / "train2017" / "a.jpg").string() + " listed in " +
                      (dir.path() / "annotations" / "captions_train2017.json").string() + " does not exist");
   }
@@ -219,7 +203,7 @@ TEST(CaptionSets, CocoErrors) {
     write_coco(dir.path(), "2017");
     fs::remove(dir.path() / "train2017" / "a.jpg");
     fs::remove(dir.path() / "train2017" / "b.jpg");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "2 of 2 images listed in " +
                      (dir.path() / "annotations" / "captions_train2017.json").string() + " are missing, e.g. ");
   }
@@ -229,11 +213,11 @@ TEST(CaptionSets, MissingDatasets) {
   TempDir dir;
   expect_error([&] { read_caption_set((dir.path() / "nowhere").string()); }, ErrorKind::kMissingInput,
                "does not exist");
-  expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput,
-               "no caption dataset in " + dir.str() + ": looked for dataset_coco.json");
+  expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput,
+               "no caption dataset in " + dir.path().string() + ": looked for dataset_coco.json");
   // The lemmatised captions alone are not a dataset.
   write_file(dir.path() / "Flickr8k.lemma.token.txt", "a.jpg#0\tdog run\n");
-  expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "Flickr8k.token.txt");
+  expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "Flickr8k.token.txt");
 }
 
 // --- Flickr8k --------------------------------------------------------------------------------
@@ -270,7 +254,7 @@ TEST(CaptionSets, ReadsFlickr8kWithSplitFiles) {
   write_file(dir.path() / "Flickr_8k.trainImages.txt", "e.jpg\nc.jpg\n\na.jpg\n");
   write_file(dir.path() / "Flickr_8k.devImages.txt", "d.jpg\n");
   write_file(dir.path() / "Flickr_8k.testImages.txt", "b.jpg\n");
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(set.format, "flickr8k");
   EXPECT_EQ(image_names(set.train), (Words{"a.jpg", "c.jpg", "e.jpg"}));
   EXPECT_EQ(image_names(set.val), (Words{"d.jpg"}));
@@ -281,14 +265,14 @@ TEST(CaptionSets, ReadsFlickr8kWithSplitFiles) {
 
   // The test split file is optional.
   fs::remove(dir.path() / "Flickr_8k.testImages.txt");
-  EXPECT_TRUE(read_caption_set(dir.str()).test.empty());
+  EXPECT_TRUE(read_caption_set(dir.path().string()).test.empty());
 }
 
 TEST(CaptionSets, SplitsFlickr8kWithoutSplitFiles) {
   TempDir dir;
   // Windows line ends and the Images/ folder; 5 images: 3 train, 1 val, 1 test by name.
   write_flickr8k(dir.path(), {"e.jpg", "b.jpg", "d.jpg", "a.jpg", "c.jpg"}, "Images", "\r\n");
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(image_names(set.train), (Words{"a.jpg", "b.jpg", "c.jpg"}));
   EXPECT_EQ(image_names(set.val), (Words{"d.jpg"}));
   EXPECT_EQ(image_names(set.test), (Words{"e.jpg"}));
@@ -303,7 +287,7 @@ TEST(CaptionSets, Flickr8kDefaultSplitSizes) {
     Words names;
     for (int i = 0; i < 25; ++i) names.push_back("img" + std::to_string(100 + i) + ".jpg");
     write_flickr8k(dir.path(), names, "images");
-    const CaptionSet set = read_caption_set(dir.str());
+    const CaptionSet set = read_caption_set(dir.path().string());
     EXPECT_EQ(set.train.size(), 21u);
     EXPECT_EQ(image_names(set.val), (Words{"img121.jpg", "img122.jpg"}));
     EXPECT_EQ(image_names(set.test), (Words{"img123.jpg", "img124.jpg"}));
@@ -314,7 +298,7 @@ TEST(CaptionSets, Flickr8kDefaultSplitSizes) {
     Words names;
     for (int i = 0; i < 3000; ++i) names.push_back(std::to_string(10000 + i) + ".jpg");
     write_flickr8k(dir.path(), names, "Flicker8k_Dataset");
-    const CaptionSet set = read_caption_set(dir.str());
+    const CaptionSet set = read_caption_set(dir.path().string());
     EXPECT_EQ(set.train.size(), 1000u);
     EXPECT_EQ(set.val.size(), 1000u);
     EXPECT_EQ(set.test.size(), 1000u);
@@ -327,32 +311,32 @@ TEST(CaptionSets, Flickr8kErrors) {
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg"}, "Images");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "too few");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "too few");
   }
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "Images");
     write_file(dir.path() / "Flickr8k.token.txt", "a.jpg#0\tA dog\nb.jpg A dog\n");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "line 2 of " + (dir.path() / "Flickr8k.token.txt").string() + " is not IMAGE#N<TAB>caption");
   }
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "photos");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "Flicker8k_Dataset");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "Flicker8k_Dataset");
   }
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "Images");
     write_file(dir.path() / "Flickr_8k.trainImages.txt", "a.jpg\n");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kMissingInput, "Flickr_8k.devImages.txt");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kMissingInput, "Flickr_8k.devImages.txt");
   }
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "Images");
     write_file(dir.path() / "Flickr_8k.trainImages.txt", "a.jpg\nz.jpg\n");
     write_file(dir.path() / "Flickr_8k.devImages.txt", "b.jpg\n");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "line 2 of " + (dir.path() / "Flickr_8k.trainImages.txt").string() + " names z.jpg");
   }
   {
@@ -360,13 +344,13 @@ TEST(CaptionSets, Flickr8kErrors) {
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "Images");
     write_file(dir.path() / "Flickr_8k.trainImages.txt", "a.jpg\nb.jpg\n");
     write_file(dir.path() / "Flickr_8k.devImages.txt", "b.jpg\n");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "one split only");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "one split only");
   }
   {
     TempDir dir;
     write_flickr8k(dir.path(), {"a.jpg", "b.jpg", "c.jpg"}, "Images");
     fs::remove(dir.path() / "Images" / "b.jpg");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "image " + (dir.path() / "Images" / "b.jpg").string() + " listed in " +
                      (dir.path() / "Flickr8k.token.txt").string() + " does not exist");
   }
@@ -398,9 +382,9 @@ TEST(CaptionSets, ReadsKarpathyCocoWithRestval) {
   for (const char* p : {"val2014/v1.jpg", "train2014/t1.jpg", "val2014/v2.jpg", "val2014/v3.jpg"}) {
     touch(dir.path() / p);
   }
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(set.format, "karpathy");
-  EXPECT_EQ(set.location, dir.str());
+  EXPECT_EQ(set.location, dir.path().string());
   ASSERT_EQ(set.train.size(), 2u);  // train and restval, in the JSON's order
   EXPECT_EQ(set.train[0].path, (dir.path() / "train2014" / "t1.jpg").string());
   EXPECT_EQ(set.train[0].captions, (std::vector<Words>{{"two", "dogs"}, {"dogs", "play", "."}}));
@@ -429,7 +413,7 @@ TEST(CaptionSets, KarpathyFindsImagesInFlickrFolders) {
   // caption_datasets.zip unpacks all three files; the Flickr8k layout beside them picks one.
   write_file(dir.path() / "dataset_coco.json", "not read");
   write_file(dir.path() / "dataset_flickr30k.json", "not read");
-  const CaptionSet set = read_caption_set(dir.str());
+  const CaptionSet set = read_caption_set(dir.path().string());
   EXPECT_EQ(set.format, "karpathy");
   EXPECT_EQ(set.train[0].path, (dir.path() / "Flicker8k_Dataset" / "a.jpg").string());
   EXPECT_EQ(set.val[0].path, (dir.path() / "Flicker8k_Dataset" / "b.jpg").string());
@@ -437,7 +421,7 @@ TEST(CaptionSets, KarpathyFindsImagesInFlickrFolders) {
 
   fs::remove(dir.path() / "Flickr8k.token.txt");
   fs::rename(dir.path() / "Flicker8k_Dataset", dir.path() / "Images");
-  expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kUsage, "several Karpathy split files");
+  expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kUsage, "several Karpathy split files");
   EXPECT_EQ(read_caption_set((dir.path() / "dataset_flickr8k.json").string()).val[0].path,
             (dir.path() / "Images" / "b.jpg").string());
 }
@@ -451,42 +435,42 @@ TEST(CaptionSets, KarpathyErrors) {
   {
     TempDir dir;
     write(dir.path(), {karpathy_image("", "a.jpg", "holdout", {{{"raw", "a"}}}), ok_val});
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "images[0].split is \"holdout\"");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "images[0].split is \"holdout\"");
   }
   {
     TempDir dir;
     write(dir.path(), {karpathy_image("", "a.jpg", "train", {{{"sentid", 1}}}), ok_val});
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "images[0].sentences[0] has neither \"tokens\" nor \"raw\"");
   }
   {
     TempDir dir;
     write(dir.path(), {karpathy_image("", "a.jpg", "train", {{{"raw", " \t "}}}), ok_val});
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "a.jpg (images[0])");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "a.jpg (images[0])");
   }
   {
     TempDir dir;
     write(dir.path(), {karpathy_image("", "a.jpg", "train", json::array()), ok_val});
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "has no caption");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "has no caption");
   }
   {
     TempDir dir;
     write(dir.path(), json::array({karpathy_image("", "a.jpg", "train", {{{"raw", "a"}}})}));
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "has no val images");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "has no val images");
   }
   {
     TempDir dir;
     write(dir.path(), {karpathy_image("", "a.jpg", "train", {{{"raw", "a"}}}), ok_val,
                        karpathy_image("", "x.jpg", "test", {{{"raw", "x"}}}),
                        karpathy_image("", "y.jpg", "test", {{{"raw", "y"}}})});
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData,
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData,
                  "2 of 4 images listed in " + (dir.path() / "dataset_flickr8k.json").string() +
                      " are missing, e.g. " + (dir.path() / "x.jpg").string());
   }
   {
     TempDir dir;
     write_file(dir.path() / "dataset_flickr30k.json", "{\"images\": [}");
-    expect_error([&] { read_caption_set(dir.str()); }, ErrorKind::kBadData, "malformed JSON in");
+    expect_error([&] { read_caption_set(dir.path().string()); }, ErrorKind::kBadData, "malformed JSON in");
     write_file(dir.path() / "notes.txt", "x");
     expect_error([&] { read_caption_set((dir.path() / "notes.txt").string()); }, ErrorKind::kBadData,
                  "not a .json file");

@@ -5,6 +5,7 @@
 #include "data/shapes_captions.h"
 
 #include "common/error.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -30,21 +31,7 @@ namespace fs = std::filesystem;
 using Caption = std::vector<std::string>;
 
 // A fresh directory under /tmp, removed when the object goes away.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "zoo-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 ShapesScene scene_of(size_t index, int split = 0) {
   return make_shapes_scene(shapes_captions_seed(split, index), kShapesCaptionsSize);
@@ -302,17 +289,9 @@ TEST(ShapesCaptions, SentencesAreCocoStyle) {
 }
 
 TEST(ShapesCaptions, RejectsBadArguments) {
-  auto kind_of = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return int(e.kind());
-    }
-    return -1;
-  };
-  EXPECT_EQ(kind_of([] { make_shapes_scene(1, 8); }), int(ErrorKind::kUsage));
-  EXPECT_EQ(kind_of([] { shapes_captions_seed(2, 0); }), int(ErrorKind::kInternal));
-  EXPECT_EQ(kind_of([] { shapes_captions_seed(0, size_t(1) << 40); }), int(ErrorKind::kInternal));
+  EXPECT_EQ(test::kind_of([] { make_shapes_scene(1, 8); }), ErrorKind::kUsage);
+  EXPECT_EQ(test::kind_of([] { shapes_captions_seed(2, 0); }), ErrorKind::kInternal);
+  EXPECT_EQ(test::kind_of([] { shapes_captions_seed(0, size_t(1) << 40); }), ErrorKind::kInternal);
   // Other image sizes lay out within their own bounds.
   for (int size : {16, 32, 224}) {
     for (size_t i = 0; i < 200; ++i) {

@@ -63,8 +63,8 @@ std::string newest_captioner(const std::string& runs_dir) {
   return best;
 }
 
-// One panel per token: the image with the attention weights (h x w, upsampled) laid over it in
-// red, the word written above.
+// One panel per token: the image dimmed where the attention weights (h x w, upsampled, scaled
+// to the panel's range) are low, the word written above.
 void write_attention_map(const std::string& path, const std::string& image_path, const std::vector<std::string>& words,
                          const std::vector<torch::Tensor>& attention, int64_t h, int64_t w) {
   constexpr int kPanel = 160, kLabel = 24, kColumns = 5;
@@ -82,13 +82,12 @@ void write_attention_map(const std::string& path, const std::string& image_path,
     double lo = 0, hi = 0;
     cv::minMaxLoc(up, &lo, &hi);
     up = (up - lo) / std::max(hi - lo, 1e-12);
-    cv::Mat panel = image.clone();
+    cv::Mat panel = image.clone();  // where the weight is low, the image is dimmed
     for (int y = 0; y < kPanel; ++y) {
       for (int x = 0; x < kPanel; ++x) {
-        const float v = up.at<float>(y, x);
+        const float v = 0.2f + 0.8f * up.at<float>(y, x);
         cv::Vec3b& px = panel.at<cv::Vec3b>(y, x);
-        px = cv::Vec3b(static_cast<uchar>(px[0] * (0.35 + 0.65 * v)), static_cast<uchar>(px[1] * (0.35 + 0.65 * v)),
-                       static_cast<uchar>(std::min(255.0f, px[2] * (0.35f + 0.65f * v) + 120.0f * v)));
+        px = cv::Vec3b(static_cast<uchar>(px[0] * v), static_cast<uchar>(px[1] * v), static_cast<uchar>(px[2] * v));
       }
     }
     const int r = i / kColumns, c = i % kColumns;
@@ -165,16 +164,7 @@ void register_caption(CLI::App& app) {
   cmd->add_option("--weights", opts->weights,
                   "A captioner checkpoint; default: the newest runs/*/checkpoints/best.pt of a captioner run");
   cmd->add_option("--runs-dir", opts->runs_dir, "Where to look for runs without --weights")->capture_default_str();
-  cmd->add_option("--beam", opts->beam.beam, "Beam width; 1: greedy decoding")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--max-len", opts->beam.max_len, "Most words per caption")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--length-norm", opts->beam.length_norm,
-                  "Beams are ranked by log-probability / length^A; 0: by log-probability alone")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_beam_options(cmd, opts->beam);
   cmd->add_option("--top", opts->top, "Beams listed per image by --json")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--attention-map", opts->attention_map,
                   "Write the attention over the image for each word to this PNG (several images: "

@@ -6,6 +6,8 @@
 
 namespace zoo {
 
+struct BeamOptions;  // app/engine/caption.h
+
 void register_list(CLI::App& app);
 void register_train(CLI::App& app);
 void register_finetune(CLI::App& app);
@@ -24,5 +26,9 @@ void register_caption(CLI::App& app);
 // For eval and predict: the leading positional may be a model name; the rest are inputs.
 // Returns the model name ("" when none) and removes it from `inputs`.
 std::string take_model_name(std::vector<std::string>& inputs);
+
+// --beam, --max-len and --length-norm of beam-search captioning (zoo caption, and zoo eval of
+// a captioner, whose help lines start with `prefix`).
+void add_beam_options(CLI::App* cmd, BeamOptions& beam, const std::string& prefix = "");
 
 }  // namespace zoo

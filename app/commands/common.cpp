@@ -1,6 +1,7 @@
 // Helpers shared by the subcommand files.
 #include "app/commands/commands.h"
 
+#include "app/engine/caption.h"
 #include "models/registry.h"
 
 #include <filesystem>
@@ -18,6 +19,19 @@ std::string take_model_name(std::vector<std::string>& inputs) {
     }
   }
   return "";
+}
+
+void add_beam_options(CLI::App* cmd, BeamOptions& beam, const std::string& prefix) {
+  cmd->add_option("--beam", beam.beam, prefix + "beam width; 1: greedy decoding")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-len", beam.max_len, prefix + "most words per caption")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--length-norm", beam.length_norm,
+                  prefix + "beams are ranked by log-probability / length^A; 0: by log-probability alone")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 }  // namespace zoo

@@ -257,16 +257,7 @@ void register_eval(CLI::App& app) {
                   "(confusion-train.png for --split train) in the run directory when the weights "
                   "are runs/<name>/checkpoints/*.pt, else in the current directory; '' for none");
   cmd->add_flag("--no-confusion", opts->no_confusion, "Do not write the confusion-matrix PNG");
-  cmd->add_option("--beam", opts->beam.beam, "captioner: beam width (1: greedy)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--max-len", opts->beam.max_len, "captioner: most words per caption")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--length-norm", opts->beam.length_norm,
-                  "captioner: beams ranked by log-probability / length^A (0: by log-probability)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_beam_options(cmd, opts->beam, "captioner: ");
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout (captioner: with every image's caption)");
   cmd->callback([opts] { run_eval(*opts); });
 }

@@ -67,7 +67,8 @@ void run_list(const ListOptions& opts) {
   }
   std::printf("MACs: multiply-adds (conv + linear) for one image at the default input; "
               "`zoo info MODEL` has them per layer; charlm: per character, at a %lld-character "
-              "vocabulary\n", static_cast<long long>(kCharLmReferenceVocab));
+              "vocabulary; captioner: per image at 224 px and one word, at a %lld-word vocabulary\n",
+              static_cast<long long>(kCharLmReferenceVocab), static_cast<long long>(kCaptionerReferenceVocab));
 }
 
 }  // namespace

@@ -122,11 +122,19 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
   for (const auto& kv : sd) {
     if (kv.first == head_key && kv.second.dim() >= 1) options.num_classes = kv.second.size(0);
   }
+  // The input channels are the first convolution's (a 3-channel LeNet-5 loads as one).
+  for (const auto& kv : sd) {
+    if (kv.second.dim() == 4) {
+      options.in_channels = kv.second.size(1);
+      break;
+    }
+  }
   LoadedClassifier out;
   out.model_name = model_name;
   out.model = build_classifier(model_name, options);
   load_state_dict(*out.model, sd, LoadMode::kStrict, path);
   out.spec = default_sample_spec(info);
+  out.spec.channels = options.in_channels;
   out.class_names = options.num_classes == 1000 ? imagenet_classes() : numbered_classes(options.num_classes);
   out.meta = {{"model", model_name}, {"model_options", model_options_to_json(options)}};
   return out;

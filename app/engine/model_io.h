@@ -42,7 +42,7 @@ struct LoadedClassifier {
 //   gets the entry under "pretrained";
 // - a zoo checkpoint (.pt) is self-describing; `model_name`, when given, must match it;
 // - a .pth or .safetensors state dict needs `model_name`; the class count is read from the
-//   head's weight, GoogLeNet's aux heads are built when the file has them, the class names are
+//   head's weight, the input channels from the first convolution's, GoogLeNet's aux heads are built when the file has them, the class names are
 //   ImageNet's for 1000 classes and numbers otherwise, preprocessing is the registry default.
 // `transform_input` sets GoogLeNet's input rescaling for state dicts (torchvision's pretrained
 // GoogLeNet uses it; a state dict cannot say so); a zoo checkpoint records its own setting.
