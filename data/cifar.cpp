@@ -86,6 +86,10 @@ DataSplits make_splits(const fs::path& dir, const std::string& name, const DataO
   splits.train = std::make_shared<TensorImageDataset>(train.images, train.labels, spec, train_source,
                                                       parse_augment(options.augment));
   splits.val = std::make_shared<TensorImageDataset>(test.images, test.labels, spec, test_source);
+  splits.stored_channels = 3;
+  splits.train_pipeline = small_pipeline_name(spec, kNative, kNative, parse_augment(options.augment), true);
+  splits.eval_pipeline = small_pipeline_name(spec, kNative, kNative, Augment::kNone, true);
+  describe_geometry(splits, options, "32 x 32 RGB");
   return splits;
 }
 
@@ -104,9 +108,19 @@ bool has_cifar100_layout(const fs::path& dir) {
 DataSplits open_cifar10(const fs::path& dir, const std::string& name, const DataOptions& options) {
   std::error_code ec;
   std::vector<fs::path> train_files;
+  std::string gap;  // the first batch missing before a present one: a damaged copy
   for (int i = 1; i <= 5; ++i) {
     const fs::path f = dir / ("data_batch_" + std::to_string(i) + ".bin");
-    if (fs::is_regular_file(f, ec)) train_files.push_back(f);
+    if (fs::is_regular_file(f, ec)) {
+      if (!gap.empty()) {
+        throw missing_error("CIFAR-10 folder " + dir.string() + " lacks " + gap + " but has " +
+                            f.filename().string() + "; HINT: the copy is incomplete: unpack the archive "
+                            "again (`zoo data download cifar10`)");
+      }
+      train_files.push_back(f);
+    } else if (gap.empty()) {
+      gap = f.filename().string();
+    }
   }
   const fs::path test_file = dir / "test_batch.bin";
   if (train_files.empty() || !fs::is_regular_file(test_file, ec)) {

@@ -64,6 +64,14 @@ struct DataSplits {
   // 0 when they vary (ImageFolder) or the model's own size is the better default (MNIST into
   // LeNet's 32 x 32). Samples are this size when the model's is larger, unless --input-size.
   int64_t native_size = 0;
+  // What the files hold and what zoo makes of them, for the run log and config.json: stored
+  // channels (1 gray, 3 colour; 0 when image files vary and are decoded to the model's), the
+  // training and evaluation pipelines in words, and each decision taken for the user ("28 x 28
+  // is the native size: the model's 224 x 224 would upscale the images").
+  int64_t stored_channels = 0;
+  std::string train_pipeline;
+  std::string eval_pipeline;
+  std::vector<std::string> notes;
 };
 
 }  // namespace zoo

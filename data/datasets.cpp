@@ -35,9 +35,14 @@ bool has_idx_layout(const fs::path& dir) {
   return !find_idx(dir, kIdxFiles[0]).empty() || !find_idx(dir, kIdxFiles[2]).empty();
 }
 
-std::shared_ptr<const Dataset> open_idx_split(const fs::path& dir, const std::string& images,
-                                              const std::string& labels, const SampleSpec& sample,
-                                              int64_t num_classes, Augment augment) {
+struct IdxSplit {
+  torch::Tensor images;  // N x H x W uint8
+  torch::Tensor labels;  // N
+  std::string source;    // the image file's name, for warnings
+};
+
+IdxSplit read_idx_split(const fs::path& dir, const std::string& images, const std::string& labels,
+                        int64_t num_classes) {
   const std::string image_file = find_idx(dir, images);
   const std::string label_file = find_idx(dir, labels);
   if (image_file.empty() || label_file.empty()) {
@@ -62,15 +67,10 @@ std::shared_ptr<const Dataset> open_idx_split(const fs::path& dir, const std::st
                      ", expected 0.." + std::to_string(num_classes - 1) +
                      "; HINT: the file is corrupt or not an MNIST label file");
   }
-  // Digits and clothes are centred and their classic recipe trains without augmentation; only
-  // --augment strong shifts them (padded random crop, no flip: a flipped digit is another).
-  return std::make_shared<TensorImageDataset>(x, y, sample, fs::path(image_file).filename().string(),
-                                              augment == Augment::kStrong ? augment : Augment::kNone,
-                                              /*flip=*/false);
+  return {x, y, fs::path(image_file).filename().string()};
 }
 
 DataSplits open_idx(const fs::path& dir, const std::string& name, const DataOptions& options) {
-  const SampleSpec sample = fitted_spec(options, 0);
   DataSplits splits;
   splits.name = name;
   splits.location = dir.string();
@@ -85,8 +85,24 @@ DataSplits open_idx(const fs::path& dir, const std::string& name, const DataOpti
     splits.class_names = fashion ? fashion_mnist_classes() : mnist_classes();
   }
   const auto n = static_cast<int64_t>(splits.class_names.size());
-  splits.train = open_idx_split(dir, kIdxFiles[0], kIdxFiles[1], sample, n, parse_augment(options.augment));
-  splits.val = open_idx_split(dir, kIdxFiles[2], kIdxFiles[3], sample, n, Augment::kNone);
+  IdxSplit train = read_idx_split(dir, kIdxFiles[0], kIdxFiles[1], n);
+  IdxSplit test = read_idx_split(dir, kIdxFiles[2], kIdxFiles[3], n);
+  const int64_t h = train.images.size(1), w = train.images.size(2);
+  splits.native_size = h == w ? h : 0;
+  splits.stored_channels = 1;
+  const SampleSpec spec = fitted_spec(options, splits.native_size);
+  // Digits and clothes are centred and their classic recipe trains without augmentation; only
+  // --augment strong shifts them (padded random crop, no flip: a flipped digit is another).
+  const Augment augment = parse_augment(options.augment) == Augment::kStrong ? Augment::kStrong : Augment::kNone;
+  splits.train = std::make_shared<TensorImageDataset>(train.images, train.labels, spec, train.source, augment,
+                                                      /*flip=*/false);
+  splits.val = std::make_shared<TensorImageDataset>(test.images, test.labels, spec, test.source, Augment::kNone);
+  splits.train_pipeline = small_pipeline_name(spec, h, w, augment, false);
+  splits.eval_pipeline = small_pipeline_name(spec, h, w, Augment::kNone, false);
+  describe_geometry(splits, options, std::to_string(h) + " x " + std::to_string(w) + " gray");
+  if (augment != parse_augment(options.augment)) {
+    splits.notes.push_back("no augmentation for centred digits and clothes (--augment strong adds a padded random crop)");
+  }
   return splits;
 }
 
@@ -111,15 +127,43 @@ std::vector<std::string> read_lines(const fs::path& file) {
 
 SampleSpec fitted_spec(const DataOptions& options, int64_t native_size) {
   SampleSpec spec = options.sample;
-  // The native size when it is smaller than the model's (CIFAR's 32 for a 224 model), so small
-  // images are not blown up; a model smaller than the images (LeNet's 32) gets its own size.
-  const bool native = native_size > 0 && native_size < std::min(spec.height, spec.width);
+  // The native size when the model's would blow small images up (CIFAR's 32 or MNIST's 28 for
+  // a 224 model). A model whose size is the native size plus a border of at most 4 pixels a
+  // side keeps its own: the images are padded, not resized (28-pixel digits into a 32 x 32
+  // input, as in the LeNet-5 paper).
+  const int64_t model = std::min(spec.height, spec.width);
+  const bool native = native_size > 0 && model - native_size > 2 * kMaxPadBorder;
   const int64_t size = options.input_size > 0 ? options.input_size : native ? native_size : 0;
   if (size > 0 && (size != spec.height || size != spec.width)) {
     spec.height = spec.width = size;
     spec.resize = 0;  // the model's eval resize was for its own size; formats set their own
   }
   return spec;
+}
+
+void describe_geometry(DataSplits& splits, const DataOptions& options, const std::string& stored) {
+  const SampleSpec& spec = splits.train->spec();
+  const SampleSpec& model = options.sample;
+  const std::string size = std::to_string(spec.height) + " x " + std::to_string(spec.width);
+  const std::string model_size = std::to_string(model.height) + " x " + std::to_string(model.width);
+  if (options.input_size > 0) {
+    splits.notes.push_back("input " + size + " as --input-size asks (images stored " + stored + ")");
+  } else if (splits.native_size > 0 && spec.height == splits.native_size && spec.height != model.height) {
+    splits.notes.push_back("input " + size + ", the images' native size: the model's default " + model_size +
+                           " would upscale them (--input-size " + std::to_string(model.height) + " to do that)");
+  } else if (splits.native_size > 0 && spec.height != splits.native_size) {
+    splits.notes.push_back("input " + size + ", the model's: images stored " + stored +
+                           (spec.height > splits.native_size && spec.height - splits.native_size <= 2 * kMaxPadBorder
+                                ? " get a zero border" : " are resized"));
+  } else {
+    splits.notes.push_back("input " + size + " (images stored " + stored + ")");
+  }
+  if (splits.stored_channels > 0 && splits.stored_channels != spec.channels) {
+    splits.notes.push_back(splits.stored_channels == 1
+                               ? "1-channel images fed as 3 identical channels, because the model takes 3 "
+                                 "(as its torchvision weights do); --in-channels 1 builds a 1-channel first convolution"
+                               : "colour images fed as 1 channel (luma), because the model takes 1");
+  }
 }
 
 namespace {
@@ -219,13 +263,15 @@ DataSplits open_dataset(const std::string& spec, const DataOptions& options) {
     if (found) return splits;
     looked += (looked.empty() ? "" : ", ") + dir;
   }
-  std::string get = spec == "fashion-mnist"
-                        ? "install Debian's dataset-fashion-mnist package (apt-get install "
-                          "dataset-fashion-mnist) or put the four idx files"
-                        : std::string("put ") + named->layout;
-  throw missing_error("dataset '" + spec + "' not found; looked in: " + looked + "; it expects " +
-                      named->layout + "; HINT: " + get + " in $ZOO_DATA/" + named->folder +
-                      " ($ZOO_DATA defaults to ~/.zoo/data)");
+  const std::string download = spec == "cifar100-coarse" ? "cifar100" : std::string(named->folder);
+  const std::string get =
+      spec == "imagenet"
+          ? "run `zoo data prepare imagenet --from DIR` on the official archives (ILSVRC2012_img_train.tar, "
+            "ILSVRC2012_img_val.tar, ILSVRC2012_devkit_t12.tar.gz), or put"
+          : "run `zoo data download " + download + "`" +
+                (spec == "fashion-mnist" ? " (or apt-get install dataset-fashion-mnist)" : "") + ", or put";
+  throw missing_error("dataset '" + spec + "' not found; looked in: " + looked + "; HINT: " + get + " " +
+                      named->layout + " in $ZOO_DATA/" + named->folder + " ($ZOO_DATA defaults to ~/.zoo/data)");
 }
 
 }  // namespace zoo

@@ -37,6 +37,11 @@ DataSplits open_dataset(const std::string& spec, const DataOptions& options);
 // when given, else at the native size when that is smaller than the model's.
 SampleSpec fitted_spec(const DataOptions& options, int64_t native_size);
 
+// Adds the run-log notes on the input geometry and channels to `splits` (whose train split is
+// open): native size or the model's, padding or resizing; `stored` says what the files hold
+// ("28 x 28 gray", "32 x 32 RGB").
+void describe_geometry(DataSplits& splits, const DataOptions& options, const std::string& stored);
+
 // The class names of the known idx datasets.
 std::vector<std::string> fashion_mnist_classes();
 std::vector<std::string> mnist_classes();

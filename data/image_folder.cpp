@@ -185,9 +185,33 @@ cv::Mat read_image(const std::string& path, int channels) {
   return decode(read_checked(path), 1, channels, path);
 }
 
+ImageSizeProbe probe_image_sizes(const std::vector<ImageFile>& files, size_t count) {
+  ImageSizeProbe p;
+  const size_t n = std::min(count, files.size());
+  for (size_t k = 0; k < n; ++k) {
+    const std::string& path = files[k * files.size() / n].path;
+    cv::Size size;
+    try {
+      const std::vector<uint8_t> bytes = read_checked(path);
+      size = image_header_size(bytes);
+      if (size.area() <= 0) size = decode(bytes, 1, 3, path).size();
+    } catch (const Error&) {
+      continue;  // the loader warns about it when it comes to it
+    }
+    const int64_t h = size.height, w = size.width;
+    p.min_height = p.probed ? std::min(p.min_height, h) : h;
+    p.min_width = p.probed ? std::min(p.min_width, w) : w;
+    p.max_height = std::max(p.max_height, h);
+    p.max_width = std::max(p.max_width, w);
+    p.max_side = std::max({p.max_side, h, w});
+    ++p.probed;
+  }
+  return p;
+}
+
 ImageFolderDataset::ImageFolderDataset(std::vector<ImageFile> files, SampleSpec spec,
-                                       Augment augment, std::string root)
-    : files_(std::move(files)), spec_(spec), augment_(augment), root_(std::move(root)) {
+                                       Augment augment, std::string root, bool small)
+    : files_(std::move(files)), spec_(spec), augment_(augment), root_(std::move(root)), small_(small) {
   if (spec_.channels != 1 && spec_.channels != 3) {
     throw usage_error("image models take 1 or 3 input channels, got " + std::to_string(spec_.channels));
   }
@@ -211,6 +235,10 @@ void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) co
 void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t sample_seed) const {
   const int out_h = int(spec_.height), out_w = int(spec_.width), channels = int(spec_.channels);
   const std::vector<uint8_t> bytes = read_checked(path);
+  if (small_) {
+    small_image_pipeline(decode(bytes, 1, channels, path), spec_, augment_, /*flip=*/true, sample_seed, out);
+    return;
+  }
   const bool jpeg = is_jpeg(bytes);
   // Geometry is decided on the full-size image (from the header when it can be read cheaply),
   // so a sample's crop is the same whether or not the decoder reduces it.
@@ -252,6 +280,9 @@ void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t
 }
 
 namespace {
+
+// Files whose stored size decides between the ImageNet and the small-image pipeline.
+constexpr size_t kSizeProbeFiles = 64;
 
 bool has_subfolder(const fs::path& dir) {
   std::error_code ec;
@@ -311,6 +342,7 @@ DataSplits open_image_folder(const fs::path& dir, const std::string& name, const
   if (scan.classes.empty()) throw data_error("dataset folder " + train_dir.string() + " has no class folders; " + layout);
   if (scan.files.empty()) throw data_error("dataset folder " + train_dir.string() + " has no image files; " + layout);
   warn_empty(scan, train_dir);
+  const ImageSizeProbe probe = probe_image_sizes(scan.files, kSizeProbeFiles);
   if (!val_dir.empty()) {
     ImageFolderScan val_scan = scan_image_folder(val_dir, &scan.classes);
     train = std::move(scan.files);
@@ -324,12 +356,38 @@ DataSplits open_image_folder(const fs::path& dir, const std::string& name, const
     stratified_split(scan.files, scan.classes.size(), options.val_split, options.seed, train, val);
   }
   splits.class_names = std::move(scan.classes);
-  SampleSpec spec = fitted_spec(options, 0);
-  spec.resize = std::lround(spec.height * 256.0 / 224.0);
-  splits.train = std::make_shared<ImageFolderDataset>(std::move(train), spec, parse_augment(options.augment),
-                                                      train_dir.string());
+  const Augment augment = parse_augment(options.augment);
+  const bool small = probe.probed > 0 && probe.max_side <= kSmallImageSide;
+  splits.native_size = small ? probe.max_side : 0;
+  SampleSpec spec = fitted_spec(options, splits.native_size);
+  const std::string size = std::to_string(spec.height) + (spec.height == spec.width ? "" : "x" + std::to_string(spec.width));
+  if (!small) spec.resize = std::lround(spec.height * 256.0 / 224.0);
+  splits.train = std::make_shared<ImageFolderDataset>(std::move(train), spec, augment, train_dir.string(), small);
   splits.val = std::make_shared<ImageFolderDataset>(std::move(val), spec, Augment::kNone,
-                                                    val_dir.empty() ? dir.string() : val_dir.string());
+                                                    val_dir.empty() ? dir.string() : val_dir.string(), small);
+  std::string stored = "?";
+  if (probe.probed > 0) {
+    stored = probe.min_height == probe.max_height && probe.min_width == probe.max_width
+                 ? std::to_string(probe.max_height) + " x " + std::to_string(probe.max_width)
+                 : std::to_string(probe.min_height) + ".." + std::to_string(probe.max_height) + " x " +
+                       std::to_string(probe.min_width) + ".." + std::to_string(probe.max_width);
+  }
+  if (small) {
+    const bool uniform = probe.min_height == probe.max_height && probe.min_width == probe.max_width;
+    splits.train_pipeline = small_pipeline_name(spec, uniform ? probe.max_height : 0, uniform ? probe.max_width : 0, augment, true);
+    splits.eval_pipeline = small_pipeline_name(spec, uniform ? probe.max_height : 0, uniform ? probe.max_width : 0,
+                                               Augment::kNone, true);
+    splits.notes.push_back("small images (the " + std::to_string(probe.probed) + " files probed are " + stored +
+                           ", at most " + std::to_string(kSmallImageSide) + " a side): the small-image pipeline "
+                           "(padded random crop + flip), not RandomResizedCrop; --augment none turns it off");
+  } else {
+    splits.train_pipeline = "RandomResizedCrop(" + size + ", scale=(0.08, 1)) + RandomHorizontalFlip";
+    if (augment == Augment::kStrong) splits.train_pipeline += " + ColorJitter(0.4, 0.4, 0.4, 0.1)";
+    if (augment == Augment::kNone) splits.train_pipeline = "Resize(" + std::to_string(spec.resize) + ") + CenterCrop(" + size + ")";
+    splits.train_pipeline += " + Normalize";
+    splits.eval_pipeline = "Resize(" + std::to_string(spec.resize) + ") + CenterCrop(" + size + ") + Normalize";
+  }
+  describe_geometry(splits, options, stored);
   return splits;
 }
 

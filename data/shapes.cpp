@@ -143,6 +143,12 @@ DataSplits open_shapes(const DataOptions& options) {
   splits.train = std::make_shared<ShapesDataset>(kTrainSize, kDatasetSeed, spec,
                                                  parse_augment(options.augment), "train");
   splits.val = std::make_shared<ShapesDataset>(kValSize, mix(kDatasetSeed), spec, Augment::kNone, "val");
+  splits.stored_channels = 3;
+  splits.train_pipeline = "draw " + std::to_string(kSize) + " x " + std::to_string(kSize) + " + " +
+                          small_pipeline_name(spec, kSize, kSize, parse_augment(options.augment), true);
+  splits.eval_pipeline = "draw " + std::to_string(kSize) + " x " + std::to_string(kSize) + " + " +
+                         small_pipeline_name(spec, kSize, kSize, Augment::kNone, true);
+  describe_geometry(splits, options, std::to_string(kSize) + " x " + std::to_string(kSize) + " RGB");
   return splits;
 }
 

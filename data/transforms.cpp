@@ -273,7 +273,7 @@ void small_image_pipeline(const cv::Mat& img, const SampleSpec& spec, Augment au
   const int h = int(spec.height), w = int(spec.width);
   cv::Mat x = match_channels(img, int(spec.channels));
   const int dh = h - x.rows, dw = w - x.cols;
-  if (dh == dw && dh > 0 && dh % 2 == 0) {
+  if (dh == dw && dh > 0 && dh % 2 == 0 && dh <= 2 * kMaxPadBorder) {
     x = crop(x, {-dh / 2, -dw / 2, h, w});
   } else {
     x = resize_to(x, h, w);
@@ -288,6 +288,26 @@ void small_image_pipeline(const cv::Mat& img, const SampleSpec& spec, Augment au
     }
   }
   to_normalized_chw(x, spec.mean, spec.std, out);
+}
+
+std::string small_pipeline_name(const SampleSpec& spec, int64_t height, int64_t width, Augment augment, bool flip) {
+  const int64_t dh = spec.height - height, dw = spec.width - width;
+  std::string out;
+  if (height == 0 || width == 0) {
+    out = "Resize(" + std::to_string(spec.height) + "x" + std::to_string(spec.width) + ") when not that size";
+  } else if (dh == dw && dh > 0 && dh % 2 == 0 && dh <= 2 * kMaxPadBorder) {
+    out = "Pad(" + std::to_string(dh / 2) + ")";
+  } else if (dh != 0 || dw != 0) {
+    out = "Resize(" + std::to_string(spec.height) + "x" + std::to_string(spec.width) + ")";
+  }
+  auto add = [&out](const std::string& step) { out += (out.empty() ? "" : " + ") + step; };
+  if (augment != Augment::kNone) {
+    add("RandomCrop(" + std::to_string(spec.height) + ", padding=4)");
+    if (flip) add("RandomHorizontalFlip");
+    if (augment == Augment::kStrong) add("ColorJitter(0.4, 0.4, 0.4, 0.1)");
+  }
+  add("Normalize");
+  return out;
 }
 
 }  // namespace zoo

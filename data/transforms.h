@@ -95,12 +95,19 @@ std::string augment_name(Augment a);
 // The jitter of --augment strong: ColorJitter(0.4, 0.4, 0.4, 0.1).
 ColorJitter strong_jitter();
 
+// The widest zero border small_image_pipeline adds instead of resizing (MNIST's 28 into
+// a 32 x 32 input is 2 a side).
+inline constexpr int64_t kMaxPadBorder = 4;
+
 // The pipeline of images about the model's size (CIFAR, shapes, MNIST): `img` is 8-bit RGB or
 // gray; it is converted to spec.channels, fitted to spec's size (zero padded when the target
-// is larger by the same even amount on both axes, as MNIST's 28 into LeNet's 32, else
-// resized), then, when augmenting, RandomCrop(size, padding=4) + RandomHorizontalFlip (when
+// is larger by the same even amount on both axes, at most kMaxPadBorder a side, as MNIST's 28
+// into a 32 x 32 input, else resized), then, when augmenting, RandomCrop(size, padding=4) + RandomHorizontalFlip (when
 // `flip`), + ColorJitter for kStrong; then ToTensor + Normalize into `out`.
 void small_image_pipeline(const cv::Mat& img, const SampleSpec& spec, Augment augment, bool flip,
                           uint64_t seed, float* out);
+// small_image_pipeline in words for images of `height` x `width` (0: they vary), for run logs:
+// "Pad(2) + RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize".
+std::string small_pipeline_name(const SampleSpec& spec, int64_t height, int64_t width, Augment augment, bool flip);
 
 }  // namespace zoo

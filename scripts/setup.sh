@@ -11,9 +11,11 @@ packages=(
   cmake ninja-build g++ pkg-config
   libtorch-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libopencv-dev libgloo-dev
   zlib1g-dev libgtest-dev libopenblas0-openmp
-  libcurl4-openssl-dev libssl-dev     # pretrained weights: downloads (libcurl) and SHA-256 (OpenSSL)
+  libcurl4-openssl-dev libssl-dev     # downloads (libcurl) and their SHA-256/MD5 (OpenSSL)
+  libarchive-dev                      # dataset archives: ImageNet's tars, CIFAR's tar.gz
   python3-torch python3-torchvision   # parity fixtures and the Python peer benchmarks
   python3-nltk                        # BLEU parity test (NLTK corpus_bleu)
+  python3-scipy                       # ImageNet devkit parity test (torchvision reads meta.mat with scipy)
   dataset-fashion-mnist               # the default data of `zoo train lenet5`
 )
 

@@ -404,6 +404,27 @@ TEST(DataCli, BenchDataPrintsThroughput) {
   EXPECT_EQ(run_zoo("bench").exit_code, 2);
 }
 
+TEST(DataCli, TrainLogsWhatItResolved) {
+  TempDir tmp;
+  test::write_synthetic_idx(tmp.path() / "fashion-mnist", 64, 32, 10);
+  auto r = run_zoo("train resnet18 --data " + tmp / "fashion-mnist" + " --epochs 1 --max-steps 2 --limit-batches 1 "
+                   "--batch-size 8 --threads 1 --workers 1 --name fm --runs-dir " + tmp / "runs");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string log = test::read_file(tmp / "runs/fm/train.log");
+  for (const char* line : {"input 3 x 28 x 28, normalised with mean [0.485, 0.456, 0.406]",
+                           "eval pipeline: Normalize", "the images' native size",
+                           "1-channel images fed as 3 identical channels", "fp32 on cpu, 1 intra-op thread(s), 1 loader worker(s)"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
+  }
+  auto config = nlohmann::json::parse(test::read_file(tmp / "runs/fm/config.json"));
+  EXPECT_EQ(config["resolved"]["input"], (std::vector<int>{3, 28, 28}));
+  EXPECT_EQ(config["resolved"]["threads"], 1);
+  EXPECT_EQ(config["resolved"]["device"], "cpu");
+  // A run's config.json is a valid --config: "resolved" is what the run found, not an option.
+  r = run_zoo("train resnet18 --config " + tmp / "runs/fm/config.json" + " --name again --runs-dir " + tmp / "runs");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST(DataCli, TrainFlagsAreValidated) {
   auto r = run_zoo("train --help");
   ASSERT_EQ(r.exit_code, 0);

@@ -407,5 +407,95 @@ TEST(Loader, ImageFolderBatchesIdenticalAcrossWorkerCounts) {
   }
 }
 
+TEST(NativeSize, ModelSizeOnlyWhenItPadsRatherThanUpscales) {
+  EXPECT_EQ(fitted_spec(options_for(224), 28).height, 28);  // upscaling 8x: the native size
+  EXPECT_EQ(fitted_spec(options_for(224), 32).height, 32);
+  EXPECT_EQ(fitted_spec(options_for(32), 28).height, 32);   // LeNet-5: a 2-pixel border
+  EXPECT_EQ(fitted_spec(options_for(64), 56).height, 64);   // a 4-pixel border, the widest padded
+  EXPECT_EQ(fitted_spec(options_for(64), 54).height, 54);
+  EXPECT_EQ(fitted_spec(options_for(32), 64).height, 32);   // larger images: the model's size
+  DataOptions o = options_for(224);
+  o.input_size = 96;
+  EXPECT_EQ(fitted_spec(o, 28).height, 96);                 // --input-size wins
+}
+
+TEST(NativeSize, IdxDatasetsTrainAtTheirNativeSize) {
+  TempDir dir;
+  test::write_synthetic_idx(dir.path() / "fashion-mnist", 40, 10, 10);
+  DataSplits s = open_dataset(dir / "fashion-mnist", options_for(224, "standard"));
+  EXPECT_EQ(s.native_size, 28);
+  EXPECT_EQ(s.stored_channels, 1);
+  EXPECT_EQ(s.train->spec().height, 28);
+  EXPECT_EQ(s.train->spec().channels, 3);
+  EXPECT_EQ(s.train_pipeline, "Normalize");  // centred clothes: no augmentation by default
+  std::string notes;
+  for (const auto& n : s.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("input 28 x 28, the images' native size"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("1-channel images fed as 3 identical channels"), std::string::npos) << notes;
+  // The three channels are the same grey picture, unpadded and unresized.
+  std::vector<float> x(3 * 28 * 28);
+  s.val->load(0, x.data(), 0);
+  EXPECT_TRUE(std::equal(x.begin(), x.begin() + 784, x.begin() + 784));
+  // LeNet's 32: the digits padded by 2, the border zero (mean 0, std 1 here).
+  DataOptions lenet = options_for(32);
+  lenet.sample.channels = 1;
+  DataSplits l = open_dataset(dir / "fashion-mnist", lenet);
+  EXPECT_EQ(l.train->spec().height, 32);
+  EXPECT_EQ(l.eval_pipeline, "Pad(2) + Normalize");
+  std::vector<float> y(32 * 32);
+  l.val->load(0, y.data(), 0);
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[2 * 32 + 2], x[0]);
+  // --input-size 224 upscales (it used to pad 28 pixels into 224).
+  DataOptions big = options_for(224);
+  big.input_size = 224;
+  DataSplits b = open_dataset(dir / "fashion-mnist", big);
+  EXPECT_EQ(b.train->spec().height, 224);
+  EXPECT_EQ(b.eval_pipeline, "Resize(224x224) + Normalize");
+}
+
+// root/{train,val}/{a,b}: 28 x 28 PNGs, as CIFAR or MNIST exported to folders.
+void write_small_png_folder(const fs::path& root, int side) {
+  for (const char* split : {"train", "val"}) {
+    for (int k = 0; k < 2; ++k) {
+      const fs::path dir = root / split / (k == 0 ? "a" : "b");
+      fs::create_directories(dir);
+      for (int i = 0; i < 4; ++i) write_image(dir / (std::to_string(i) + ".png"), side, side, {double(100 * k), 50, double(20 * i)});
+    }
+  }
+}
+
+TEST(NativeSize, FoldersOfSmallImagesGetTheSmallImagePipeline) {
+  TempDir dir;
+  write_small_png_folder(dir.path() / "tiny", 28);
+  DataSplits s = open_dataset(dir / "tiny", options_for(224, "standard"));
+  EXPECT_EQ(s.native_size, 28);
+  EXPECT_EQ(s.train->spec().height, 28);
+  EXPECT_EQ(s.train_pipeline, "RandomCrop(28, padding=4) + RandomHorizontalFlip + Normalize");
+  EXPECT_EQ(s.eval_pipeline, "Normalize");
+  std::string notes;
+  for (const auto& n : s.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("small images"), std::string::npos) << notes;
+  // Evaluation gives the stored pixels themselves: left half (0, 50, 0) of image a/0.png.
+  std::vector<float> x(3 * 28 * 28);
+  s.val->load(0, x.data(), 0);
+  EXPECT_NEAR(x[784 + 5], 50.0f / 255.0f, 1e-6);
+  EXPECT_NEAR(x[784 + 20], 0.0f, 1e-6);
+  // Training: a padded random crop, so some samples have a zero border somewhere.
+  bool shifted = false;
+  for (uint64_t seed = 0; seed < 8 && !shifted; ++seed) {
+    s.train->load(0, x.data(), seed);
+    shifted = x[784 + 0] == 0.0f || x[784 + 14 * 28] == 0.0f || x[784 + 27 * 28 + 3] == 0.0f;
+  }
+  EXPECT_TRUE(shifted);
+  // --augment none; and a folder of large images keeps the ImageNet pipeline.
+  EXPECT_EQ(open_dataset(dir / "tiny", options_for(224, "none")).train_pipeline, "Normalize");
+  write_small_png_folder(dir.path() / "large", 80);
+  DataSplits l = open_dataset(dir / "large", options_for(64, "standard"));
+  EXPECT_EQ(l.native_size, 0);
+  EXPECT_EQ(l.train_pipeline, "RandomResizedCrop(64, scale=(0.08, 1)) + RandomHorizontalFlip + Normalize");
+  EXPECT_EQ(l.eval_pipeline, "Resize(73) + CenterCrop(64) + Normalize");
+}
+
 }  // namespace
 }  // namespace zoo

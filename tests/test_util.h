@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "data/idx.h"
+#include "temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -22,23 +23,6 @@
 
 namespace zoo::test {
 
-// A fresh directory under /tmp, removed when the object goes away.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "zoo-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Writes an MNIST-layout folder of n_train + n_test 28x28 images in `classes` classes. Class
 // k is a bright horizontal bar at rows 2+2.5k plus noise, so a small CNN separates them fast.

@@ -2,6 +2,7 @@
 // (weights/pickle) and atomic writes (common/atomic_file). Fixtures are made in a temporary
 // directory: by LibTorch from C++, and by /usr/bin/python3 with torch through
 // scripts/fixtures/weights_fixtures.py (those tests skip when that interpreter lacks torch).
+#include "temp_dir.h"
 #include "common/error.h"
 #include "common/atomic_file.h"
 #include "weights/pickle.h"
@@ -34,24 +35,7 @@ using namespace std::string_literals;
 
 const char* kPython = "/usr/bin/python3";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "zoo_weights_io_XXXXXX").string();
-    if (::mkdtemp(&templ[0]) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -16,24 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<bool> g_offline{false};
-std::atomic<int (*)()> g_interrupt_check{nullptr};
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? "" : v;
-}
-
-double env_number(const char* name, double fallback) {
-  const std::string v = env(name);
-  if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    const double x = std::stod(v, &used);
-    if (used == v.size() && x >= 0) return x;
-  } catch (const std::exception&) {
-  }
-  throw usage_error(std::string("$") + name + " must be a non-negative number, got '" + v + "'");
 }
 
 bool is_url(const std::string& s) {
@@ -56,9 +41,6 @@ std::string torch_home() {
 
 }  // namespace
 
-void set_offline(bool offline) { g_offline = offline; }
-void set_download_interrupt_check(int (*check)()) { g_interrupt_check = check; }
-
 HubSettings hub_settings() {
   HubSettings s;
   s.cache_dir = (fs::path(torch_home()) / "hub" / "checkpoints").string();
@@ -67,12 +49,10 @@ HubSettings hub_settings() {
   if (!s.mirror.empty() && !is_url(s.mirror)) {
     throw usage_error("$ZOO_WEIGHTS_MIRROR must be an http(s):// or file:// URL, got '" + s.mirror + "'");
   }
-  const std::string offline = env("ZOO_OFFLINE");
-  s.download.offline = g_offline || (!offline.empty() && offline != "0");
-  s.download.stall_timeout_s = env_number("ZOO_DOWNLOAD_TIMEOUT", s.download.stall_timeout_s);
-  s.download.retries = static_cast<int>(env_number("ZOO_DOWNLOAD_RETRIES", s.download.retries));
-  s.download.progress = ::isatty(STDERR_FILENO) == 1;
-  if (int (*check)() = g_interrupt_check.load()) s.download.interrupted = check;
+  s.download = download_settings();
+  s.download.store = "the weights cache";
+  s.download.store_hint = "set $TORCH_HOME to a writable folder";
+  s.download.mirror_variable = "ZOO_WEIGHTS_MIRROR";
   return s;
 }
 

@@ -28,12 +28,8 @@ struct HubSettings {
   DownloadOptions download;
 };
 
-// From the environment (above) and set_offline; progress when stderr is a terminal.
+// From the environment (above, and common/download.h's download_settings).
 HubSettings hub_settings();
-// `zoo --offline`: the same as ZOO_OFFLINE=1 for the rest of the process.
-void set_offline(bool offline);
-// How a transfer learns that the user asked to stop (a signal number, 0: go on); main sets it.
-void set_download_interrupt_check(int (*check)());
 
 // Not an existing file, and a catalogue name or an http(s)/file URL.
 bool is_weights_reference(const std::string& weights);

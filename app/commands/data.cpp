@@ -1,16 +1,27 @@
 // zoo data inspect --data D: samples per class and split, stored image sizes, unreadable files
 // (every file is decoded); --grid out.png draws samples with their labels as a model gets them.
+// zoo data export shapes-captions: the generated captioning set in COCO layout.
+// zoo data download NAME: the classic datasets' official files, verified and unpacked.
+// zoo data prepare imagenet: ImageNet's official archives into class folders.
 #include "app/commands/commands.h"
 #include "data/shapes_captions.h"
 #include "app/engine/model_io.h"
 #include "common/error.h"
+#include "data/dataset_download.h"
 #include "data/datasets.h"
+#include "data/imagenet_prepare.h"
 #include "data/inspect.h"
+#include "app/engine/signals.h"
 #include "models/registry.h"
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace zoo {
@@ -96,6 +107,137 @@ void run_data_export(const DataExportOptions& o) {
               o.train, o.val, o.size, o.size, o.out.c_str());
 }
 
+// A progress line on stderr, redrawn at most 4 times a second, when stderr is a terminal.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label) : label_(std::move(label)), tty_(::isatty(STDERR_FILENO) == 1) {}
+  ~ProgressLine() {
+    if (printed_) std::fprintf(stderr, "\n");
+  }
+  void bytes(int64_t done, int64_t total) {
+    if (!due(done >= total)) return;
+    std::fprintf(stderr, "\r%s  %.1f / %.1f MB  %3.0f%%   ", label_.c_str(), double(done) / 1048576.0,
+                 double(total) / 1048576.0, total > 0 ? 100.0 * double(done) / double(total) : 100.0);
+    std::fflush(stderr);
+  }
+  void text(const std::string& what) {
+    if (!due(false)) return;
+    std::fprintf(stderr, "\r%s  %s   ", label_.c_str(), what.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  bool due(bool last) {
+    if (!tty_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (printed_ && !last && now - last_ < std::chrono::milliseconds(250)) return false;
+    last_ = now;
+    printed_ = true;
+    return true;
+  }
+  std::string label_;
+  bool tty_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
+struct DataDownloadOptions {
+  std::string name;
+  std::string from;
+  std::string mirror;
+};
+
+void run_data_download(const DataDownloadOptions& o) {
+  const DatasetSource* source = find_dataset_source(o.name);
+  if (source == nullptr) {
+    throw usage_error("zoo data download knows " + dataset_source_names() + ", not '" + o.name + "'" +
+                      (o.name == "imagenet" ? "; HINT: ImageNet is not downloadable: get its archives from "
+                                              "image-net.org, then run `zoo data prepare imagenet --from DIR`"
+                                            : ""));
+  }
+  DatasetDownloadOptions d;
+  d.root = data_root();
+  d.from = o.from;
+  d.mirror = o.mirror;
+  if (d.mirror.empty()) {
+    if (const char* env = std::getenv("ZOO_DATA_MIRROR"); env && *env) d.mirror = env;
+  }
+  d.download = download_settings();
+  d.download.store = "the data folder";
+  d.download.store_hint = "set $ZOO_DATA to a writable folder";
+  d.download.mirror_variable = "ZOO_DATA_MIRROR";
+  ProgressLine line("unpacking " + o.name);
+  d.unpack_progress = [&line](int64_t done, int64_t total) { line.bytes(done, total); };
+  const DatasetDownloadResult r = download_dataset(*source, d);
+  std::printf("%s ready in %s: %lld file(s) verified (MD5), %lld downloaded, %lld unpacked; train with "
+              "`zoo train resnet18 --data %s`\n",
+              o.name.c_str(), r.folder.c_str(), (long long)r.verified_files, (long long)r.downloaded_files,
+              (long long)r.unpacked_files, o.name.c_str());
+}
+
+struct DataPrepareOptions {
+  std::string name;
+  std::string from;
+  std::string train_tar;
+  std::string val_tar;
+  std::string devkit;
+  std::string out;
+};
+
+void run_data_prepare(const DataPrepareOptions& o) {
+  if (o.name != "imagenet") {
+    throw usage_error("zoo data prepare builds imagenet from its official archives, not '" + o.name + "'" +
+                      (find_dataset_source(o.name) ? "; HINT: `zoo data download " + o.name + "` fetches it" : ""));
+  }
+  namespace fs = std::filesystem;
+  ImagenetArchives a{o.train_tar, o.val_tar, o.devkit};
+  if (!o.from.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(o.from, ec)) {
+      throw missing_error("--from " + o.from + " is not a folder; HINT: give the folder holding "
+                          "ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz");
+    }
+    auto pick = [&](std::string& slot, const char* name) {
+      if (slot.empty() && fs::exists(fs::path(o.from) / name, ec)) slot = (fs::path(o.from) / name).string();
+    };
+    pick(a.train_tar, "ILSVRC2012_img_train.tar");
+    pick(a.val_tar, "ILSVRC2012_img_val.tar");
+    pick(a.devkit, "ILSVRC2012_devkit_t12.tar.gz");
+    if (a.train_tar.empty() && a.val_tar.empty()) {
+      throw missing_error(o.from + " holds neither ILSVRC2012_img_train.tar nor ILSVRC2012_img_val.tar; HINT: "
+                          "download them from image-net.org (with ILSVRC2012_devkit_t12.tar.gz) into one folder");
+    }
+  }
+  if (a.train_tar.empty() && a.val_tar.empty()) {
+    throw usage_error("zoo data prepare imagenet needs --from DIR or --train-tar / --val-tar (with --devkit)");
+  }
+  if (!a.val_tar.empty() && a.devkit.empty()) {
+    throw missing_error("the val split needs the devkit (ILSVRC2012_devkit_t12.tar.gz) for its ground truth; "
+                        "HINT: pass --devkit FILE or put it beside the archives");
+  }
+  const std::string out = o.out.empty() ? (fs::path(data_root()) / "imagenet").string() : o.out;
+  ProgressLine line("imagenet");
+  PrepareOptions po;
+  po.progress = [&line](const PrepareProgress& p) {
+    if (const int sig = stop_requested()) {
+      throw Error(ErrorKind::kInterrupted, "zoo data prepare stopped by signal " + std::to_string(sig) +
+                                               "; run it again to finish: finished classes are kept", sig);
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %lld/%lld %s, %lld files, %.0f%% of the archive", p.split.c_str(),
+                  (long long)p.units_done, (long long)p.units_total, p.split == "train" ? "classes" : "",
+                  (long long)p.files_written,
+                  p.archive_size > 0 ? 100.0 * double(p.archive_position) / double(p.archive_size) : 0.0);
+    line.text(buf);
+  };
+  const PrepareSummary r = prepare_imagenet(a, out, po);
+  std::printf("imagenet ready in %s: %lld classes, %lld train and %lld val files (%lld written now, %.1f MB; "
+              "%lld units already done); train with `zoo train resnet50 --data %s`\n",
+              out.c_str(), (long long)r.classes, (long long)r.train_files, (long long)r.val_files,
+              (long long)r.files_written, double(r.bytes_written) / 1048576.0, (long long)r.units_skipped,
+              o.out.empty() ? "imagenet" : out.c_str());
+}
+
 }  // namespace
 
 void register_data(CLI::App& app) {
@@ -131,6 +273,29 @@ void register_data(CLI::App& app) {
   exp->add_option("--val", ex->val, "Validation images")->check(CLI::PositiveNumber)->capture_default_str();
   exp->add_option("--size", ex->size, "Image side in pixels")->check(CLI::Range(16, 1024))->capture_default_str();
   exp->callback([ex] { run_data_export(*ex); });
+
+  auto dl = std::make_shared<DataDownloadOptions>();
+  CLI::App* down = data->add_subcommand(
+      "download", "Fetch a classic dataset's official files, verify their MD5 and unpack them into $ZOO_DATA/NAME");
+  down->add_option("name", dl->name, "Dataset: " + dataset_source_names())->required();
+  down->add_option("--from", dl->from,
+                   "Use files you already have: the archive, or a folder holding the official files "
+                   "(verified, used in place, never deleted)");
+  down->add_option("--mirror", dl->mirror,
+                   "Base URL to fetch the official file names from instead of the origin (also $ZOO_DATA_MIRROR)");
+  down->callback([dl] { run_data_download(*dl); });
+
+  auto pr = std::make_shared<DataPrepareOptions>();
+  CLI::App* prep = data->add_subcommand(
+      "prepare", "Build $ZOO_DATA/imagenet/{train,val}/WNID/ from ImageNet's official archives, read in place");
+  prep->add_option("name", pr->name, "Dataset: imagenet")->required();
+  prep->add_option("--from", pr->from,
+                   "Folder holding ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz");
+  prep->add_option("--train-tar", pr->train_tar, "ILSVRC2012_img_train.tar (instead of --from)");
+  prep->add_option("--val-tar", pr->val_tar, "ILSVRC2012_img_val.tar (instead of --from)");
+  prep->add_option("--devkit", pr->devkit, "ILSVRC2012_devkit_t12.tar.gz (instead of --from; needed for val)");
+  prep->add_option("--out", pr->out, "Output folder (default $ZOO_DATA/imagenet)");
+  prep->callback([pr] { run_data_prepare(*pr); });
 }
 
 }  // namespace zoo

@@ -54,6 +54,7 @@ TrainConfig resolve_config(const TrainOptions& opts, const CLI::App& cmd) {
   const nlohmann::json flags = to_json(opts.config);
   nlohmann::json merged = flags;
   for (const auto& item : file.items()) {
+    if (item.key() == "resolved") continue;  // a run's config.json: what it resolved, not an option
     if (!flags.contains(item.key())) {
       throw data_error("config file " + opts.config_file + " sets unknown option '" + item.key() +
                        "'; HINT: keys are the long flag names with '_' for '-', e.g. batch_size");

@@ -59,6 +59,11 @@ class Task {
   virtual std::vector<std::string> head_prefixes() const { return {}; }
   // One line for the run log: the model, the data and its splits.
   virtual std::string describe() const = 0;
+  // What the model is fed, as resolved from the data and the options, for the run log and
+  // config.json's "resolved": "input" [C, H, W], "mean", "std", "train_pipeline",
+  // "eval_pipeline" and "notes" (decisions taken for the user, one line each). Tasks without
+  // image input leave it empty.
+  virtual nlohmann::json resolved_input() const { return nlohmann::json::object(); }
   // What validation runs on, for people: "val", "test".
   virtual std::string validation_name() const = 0;
 

@@ -442,13 +442,54 @@ void end_epoch(Run& run, const Window& trained) {
   if (is_best) save_best(run);
 }
 
+// What the run resolved (input geometry, pipelines, threads, workers, precision, device), for
+// the log's first lines and config.json.
+nlohmann::json resolved(const Run& run) {
+  nlohmann::json r = run.task->resolved_input();
+  r["precision"] = precision_name(run.precision);
+  r["device"] = run.device.str();
+  r["threads"] = at::get_num_threads();
+  r["workers"] = run.config.workers;
+  return r;
+}
+
+nlohmann::json config_record(const Run& run) {
+  nlohmann::json j = to_json(run.config);
+  j["resolved"] = resolved(run);
+  return j;
+}
+
+std::string join_numbers(const nlohmann::json& list) {
+  std::string out;
+  for (const auto& v : list) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
+  return out;
+}
+
+void log_resolved(const Run& run) {
+  const nlohmann::json r = resolved(run);
+  if (r.contains("input")) {
+    const auto shape = r.at("input").get<std::vector<int64_t>>();
+    spdlog::info("input {} x {} x {}, normalised with mean [{}] std [{}]", shape.at(0), shape.at(1), shape.at(2),
+                 join_numbers(r.at("mean")), join_numbers(r.at("std")));
+  }
+  if (r.contains("train_pipeline")) spdlog::info("train pipeline: {}", r.at("train_pipeline").get<std::string>());
+  if (r.contains("eval_pipeline")) spdlog::info("eval pipeline: {}", r.at("eval_pipeline").get<std::string>());
+  for (const auto& note : r.value("notes", nlohmann::json::array())) spdlog::info("{}", note.get<std::string>());
+  spdlog::info("{} on {}, {} intra-op thread(s), {} loader worker(s)", r.at("precision").get<std::string>(),
+               r.at("device").get<std::string>(), r.at("threads").get<int>(), r.at("workers").get<int>());
+}
+
 TrainSummary fit(Run& run) {
   const TrainConfig& c = run.config;
   spdlog::info("training {} for {} epochs; run directory {}", run.task->describe(), c.epochs,
                run.dir->path().string());
-  spdlog::info("{} optimizer, lr {} ({} schedule, {} warmup steps of {}), {} on {}", c.optimizer,
-               c.lr, c.schedule, run.schedule->warmup_steps(), run.schedule->total_steps(),
-               precision_name(run.precision), run.device.str());
+  log_resolved(run);
+  spdlog::info("{} optimizer, lr {} ({} schedule, {} warmup steps of {})", c.optimizer, c.lr, c.schedule,
+               run.schedule->warmup_steps(), run.schedule->total_steps());
   if (!c.freeze.empty() || !c.weights.empty()) {
     for (const auto& line : run.freezer.table(run.task->module())) spdlog::info("{}", line);
   }
@@ -483,7 +524,7 @@ TrainSummary train(const TrainConfig& config, const TaskFactory& factory) {
   Run run = prepare(config, factory, /*resuming=*/false, {0, 0});  // bad input fails before a run directory exists
   run.dir.emplace(RunDir::create(run.config.runs_dir, run.config.name, run.config.model));
   run.dir->attach_log();
-  run.dir->write_config(to_json(run.config));
+  run.dir->write_config(config_record(run));
   run.task->write_run_files(*run.dir);
   return fit(run);
 }
@@ -522,7 +563,7 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   restore(run, ckpt, path);
   run.dir->set_metric_columns(metric_columns(run));
   run.dir->truncate_metrics(run.pos.step);
-  run.dir->write_config(to_json(run.config));
+  run.dir->write_config(config_record(run));
   return fit(run);
 }
 

@@ -9,7 +9,9 @@
 #   3. both caption val2017 with beam 3 (length normalisation 0.7), and NLTK's corpus_bleu (which
 #      zoo's BLEU equals to 1e-6, tests/test_caption_metrics.cpp) scores both against the same
 #      references.
-# Usage: scripts/bench/caption.sh [MINUTES=25] [TRAIN=3000] [VAL=500] [SIZE=128] [OUT=/tmp/zoo-caption-bench]
+# Usage: scripts/bench/caption.sh [MINUTES=25] [TRAIN=3000] [VAL=500] [SIZE=128] [OUT=/tmp/zoo-caption-bench] [SEED=42]
+# (SEED seeds both trainings: initial weights, shuffling, the reference picked per image; the
+# data is the same for every seed.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 minutes=${1:-25}
@@ -17,6 +19,7 @@ train=${2:-3000}
 val=${3:-500}
 size=${4:-128}
 out=${5:-/tmp/zoo-caption-bench}
+seed=${6:-42}
 zoo=build/zoo
 py=/usr/bin/python3
 
@@ -25,10 +28,10 @@ $zoo data export shapes-captions --out "$out/data" --train "$train" --val "$val"
 
 echo "training both for $minutes minutes, one thread each ..."
 ( timeout -s TERM "${minutes}m" $zoo train captioner --data "$out/data" --backbone resnet18 --input-size "$size" \
-    --threads 1 --workers 1 --epochs 100 --runs-dir "$out/runs" --name zoo > "$out/zoo_train.log" 2>&1 || true ) &
+    --threads 1 --workers 1 --epochs 100 --seed "$seed" --runs-dir "$out/runs" --name zoo > "$out/zoo_train.log" 2>&1 || true ) &
 zoo_pid=$!
 ( timeout -s TERM "${minutes}m" $py scripts/bench/caption_torch.py --data "$out/data" --size "$size" --threads 1 \
-    --epochs 100 --out "$out/torch_captions.json" > "$out/torch_train.log" 2>&1 || true ) &
+    --epochs 100 --seed "$seed" --out "$out/torch_captions.json" > "$out/torch_train.log" 2>&1 || true ) &
 torch_pid=$!
 wait $zoo_pid $torch_pid
 test -f "$out/runs/zoo/checkpoints/best.pt" || { echo "zoo left no best.pt" >&2; exit 1; }

@@ -198,6 +198,15 @@ std::string ClassificationTask::describe() const {
          data_.val_name + " samples, " + std::to_string(data_.class_names.size()) + " classes)";
 }
 
+nlohmann::json ClassificationTask::resolved_input() const {
+  return {{"input", {spec_.channels, spec_.height, spec_.width}},
+          {"mean", std::vector<double>(spec_.mean.begin(), spec_.mean.begin() + spec_.channels)},
+          {"std", std::vector<double>(spec_.std.begin(), spec_.std.begin() + spec_.channels)},
+          {"train_pipeline", data_.train_pipeline},
+          {"eval_pipeline", data_.eval_pipeline},
+          {"notes", data_.notes}};
+}
+
 BatchSource& ClassificationTask::train_data() {
   if (train_cache_) return *train_cache_;
   return *train_loader_;

@@ -37,6 +37,7 @@ class ClassificationTask : public Task {
   BatchSource& train_data() override;
   std::vector<std::string> head_prefixes() const override { return model_->head_prefixes(); }
   std::string describe() const override;
+  nlohmann::json resolved_input() const override;
   std::string validation_name() const override { return data_.val_name; }
   std::vector<MetricSpec> metrics() const override { return declared_metrics(); }
   std::string default_best_metric() const override { return "val_top1"; }
