@@ -110,6 +110,36 @@ TEST(DatasetDownload, FetchesVerifiesUnpacksAndOpens) {
   EXPECT_EQ(r.unpacked_files, 7);
 }
 
+TEST(DatasetDownload, IdxFilesAreKeptAsTheyAreAndOpen) {
+  TempDir tmp;
+  test::write_synthetic_idx(tmp.path() / "served", 50, 20, 10);  // the four .gz files
+  test::LoopbackServer server(tmp.path() / "served");
+  DatasetSource mnist = *find_dataset_source("mnist");
+  for (auto& f : mnist.files) f.md5 = file_digest(tmp / ("served/" + f.name), DigestKind::kMd5);
+  DatasetDownloadOptions o = quiet_options(tmp.path() / "data");
+  o.mirror = server.url();
+  const DatasetDownloadResult r = download_dataset(mnist, o);
+  EXPECT_EQ(r.downloaded_files, 4);
+  EXPECT_EQ(r.unpacked_files, 0);
+  for (const auto& f : mnist.files) {
+    EXPECT_EQ(test::read_file(tmp / ("data/mnist/" + f.name)), test::read_file(tmp / ("served/" + f.name))) << f.name;
+  }
+  ::setenv("ZOO_DATA", (tmp / "data").c_str(), 1);
+  DataOptions d;
+  d.sample.channels = 1;
+  d.sample.height = d.sample.width = 28;
+  const DataSplits splits = open_dataset("mnist", d);
+  ::unsetenv("ZOO_DATA");
+  EXPECT_EQ(splits.train->size(), 50u);
+  EXPECT_EQ(splits.val->size(), 20u);
+  // One file damaged on the server: that one fails (and is deleted), the verified ones stay.
+  fs::remove(tmp / "data/mnist/t10k-labels-idx1-ubyte.gz");
+  test::write_file(tmp / "served/t10k-labels-idx1-ubyte.gz", "damaged");
+  EXPECT_EQ(kind_of([&] { download_dataset(mnist, o); }), ErrorKind::kBadData);
+  EXPECT_FALSE(fs::exists(tmp / "data/mnist/t10k-labels-idx1-ubyte.gz"));
+  EXPECT_TRUE(fs::exists(tmp / "data/mnist/train-images-idx3-ubyte.gz"));
+}
+
 TEST(DatasetDownload, WrongChecksumDeletesTheDownloadButNeverTheUsersFile) {
   TempDir tmp;
   fs::create_directories(tmp.path() / "served");
