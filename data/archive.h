@@ -1,6 +1,7 @@
-// Reading archives (libarchive) and extracting them safely. ArchiveReader reads every format and
-// filter libarchive supports (tar, pax, ustar, GNU tar, zip, cpio, 7z, ... through gzip, bzip2,
-// xz, zstd, ...) from a file, or from the current member of another archive (an ImageNet
+// Reading archives (libarchive) and extracting them safely. ArchiveReader reads every format
+// libarchive supports (tar, pax, ustar, GNU tar, zip, cpio, 7z, ...) compressed or not with
+// gzip, bzip2, xz/lzma or zstd (the decoders libarchive runs in-process; never its filters that
+// start external programs) from a file, or from the current member of another archive (an ImageNet
 // WNID.tar inside the train tar) without a copy on disk; with `raw`, a single compressed file
 // (a plain .gz) reads as one member named "data". Members are iterated one at a time; the
 // current one can be read in chunks, read whole under a size cap (checked against the declared

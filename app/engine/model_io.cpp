@@ -6,6 +6,7 @@
 #include "weights/hub.h"
 #include "weights/weights_io.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -52,6 +53,17 @@ nlohmann::json sample_spec_to_json(const SampleSpec& s) {
   return {{"input_shape", {s.channels, s.height, s.width}},
           {"normalization", {{"mean", s.mean}, {"std", s.std}}},
           {"resize", s.resize}};
+}
+
+nlohmann::json resolved_image_input(const SampleSpec& spec, const std::string& train_pipeline,
+                                    const std::string& eval_pipeline, const std::vector<std::string>& notes) {
+  const auto channels = static_cast<size_t>(std::clamp<int64_t>(spec.channels, 0, 3));
+  return {{"input", {spec.channels, spec.height, spec.width}},
+          {"mean", std::vector<double>(spec.mean.begin(), spec.mean.begin() + channels)},
+          {"std", std::vector<double>(spec.std.begin(), spec.std.begin() + channels)},
+          {"train_pipeline", train_pipeline},
+          {"eval_pipeline", eval_pipeline},
+          {"notes", notes}};
 }
 
 SampleSpec sample_spec_from_json(const nlohmann::json& j) {

@@ -111,6 +111,14 @@ std::string CaptioningTask::describe() const {
          std::to_string(spec_.channels) + "x" + std::to_string(spec_.height) + "x" + std::to_string(spec_.width) + ")";
 }
 
+nlohmann::json CaptioningTask::resolved_input() const {
+  const std::string size = std::to_string(spec_.height) + "x" + std::to_string(spec_.width);
+  const std::string pipeline =
+      (spec_.resize > 0 ? "Resize(" + std::to_string(spec_.resize) + ") + CenterCrop(" + size + ")" : "Resize(" + size + ")") +
+      " + Normalize";
+  return resolved_image_input(spec_, pipeline + " (captions: no image augmentation)", pipeline, {});
+}
+
 CaptionBatchLoss caption_batch_loss(CaptionerImpl& model, const ImageFeatures& features, const Batch& batch,
                                     const torch::Device& device) {
   const torch::Tensor captions = batch.get(kCaptions).to(device);

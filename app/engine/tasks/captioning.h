@@ -35,6 +35,7 @@ class CaptioningTask : public Task {
   BatchSource& train_data() override { return *train_loader_; }
   std::vector<std::string> head_prefixes() const override { return model_->decoder_prefixes(); }
   std::string describe() const override;
+  nlohmann::json resolved_input() const override;
   std::string validation_name() const override { return "val"; }
   std::vector<MetricSpec> metrics() const override { return declared_metrics(); }
   std::string default_best_metric() const override { return "val_bleu4"; }

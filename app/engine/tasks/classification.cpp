@@ -199,12 +199,7 @@ std::string ClassificationTask::describe() const {
 }
 
 nlohmann::json ClassificationTask::resolved_input() const {
-  return {{"input", {spec_.channels, spec_.height, spec_.width}},
-          {"mean", std::vector<double>(spec_.mean.begin(), spec_.mean.begin() + spec_.channels)},
-          {"std", std::vector<double>(spec_.std.begin(), spec_.std.begin() + spec_.channels)},
-          {"train_pipeline", data_.train_pipeline},
-          {"eval_pipeline", data_.eval_pipeline},
-          {"notes", data_.notes}};
+  return resolved_image_input(spec_, data_.train_pipeline, data_.eval_pipeline, data_.notes);
 }
 
 BatchSource& ClassificationTask::train_data() {
