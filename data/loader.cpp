@@ -32,6 +32,9 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
   if (options_.workers < 0) {
     throw usage_error("--workers must be 0 or more, got " + std::to_string(options_.workers));
   }
+  if (options_.world < 1 || options_.rank < 0 || options_.rank >= options_.world) {
+    throw internal_error("loader shard " + std::to_string(options_.rank) + " of " + std::to_string(options_.world));
+  }
   options_.prefetch = std::max(options_.prefetch, std::max(1, options_.workers));
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -51,7 +54,7 @@ int64_t batch_count(size_t samples, int64_t batch_size, bool drop_last) {
 }
 
 int64_t Loader::batches_per_epoch() const {
-  return batch_count(dataset_->size(), options_.batch_size, options_.drop_last);
+  return batch_count(shard_size(dataset_->size(), options_), options_.batch_size, options_.drop_last);
 }
 
 std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle) {
@@ -66,9 +69,28 @@ std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool 
   return order;
 }
 
+size_t shard_size(size_t size, const LoaderOptions& options) {
+  const size_t world = static_cast<size_t>(options.world), rank = static_cast<size_t>(options.rank);
+  if (world <= 1) return size;
+  if (options.pad_shards) return (size + world - 1) / world;
+  return size / world + (rank < size % world ? 1 : 0);
+}
+
+std::vector<size_t> shard_order(const std::vector<size_t>& order, const LoaderOptions& options) {
+  if (options.world <= 1) return order;
+  const size_t world = static_cast<size_t>(options.world);
+  const size_t count = shard_size(order.size(), options);
+  std::vector<size_t> shard;
+  shard.reserve(count);
+  for (size_t k = 0; k < count && !order.empty(); ++k) {
+    shard.push_back(order[(static_cast<size_t>(options.rank) + k * world) % order.size()]);
+  }
+  return shard;
+}
+
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   auto order = std::make_shared<std::vector<size_t>>(
-      epoch_order(dataset_->size(), options_.seed, epoch, options_.shuffle));
+      shard_order(epoch_order(dataset_->size(), options_.seed, epoch, options_.shuffle), options_));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;

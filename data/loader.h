@@ -28,6 +28,13 @@ struct LoaderOptions {
   int workers = 1;    // 0: load in the calling thread
   int prefetch = 4;   // batches loaded ahead of the consumer
   uint64_t seed = 0;
+  // Data-parallel shard: this process reads every world-th sample of each epoch's order,
+  // starting at `rank` (torch's DistributedSampler). With pad_shards the order is first
+  // extended with its own start to a multiple of world, so every rank gets as many batches
+  // (training); without, shards are disjoint and differ by at most one sample (validation).
+  int rank = 0;
+  int world = 1;
+  bool pad_shards = true;
 };
 
 class Loader : public BatchSource {
@@ -76,5 +83,9 @@ int64_t batch_count(size_t samples, int64_t batch_size, bool drop_last);
 // The order in which a loader visits `size` samples in epoch `epoch`: 0..size-1, shuffled
 // from (seed, epoch) when `shuffle`. Batches are consecutive runs of it.
 std::vector<size_t> epoch_order(size_t size, uint64_t seed, int64_t epoch, bool shuffle);
+
+// `options`' shard of `order` (all of it for world 1), and its size for `size` samples.
+std::vector<size_t> shard_order(const std::vector<size_t>& order, const LoaderOptions& options);
+size_t shard_size(size_t size, const LoaderOptions& options);
 
 }  // namespace zoo

@@ -17,12 +17,15 @@ StreamBatcher::StreamBatcher(torch::Tensor tokens, StreamOptions options)
   if (tokens_.dim() != 1 || tokens_.scalar_type() != torch::kInt64) {
     throw internal_error("StreamBatcher takes a 1-D int64 token tensor");
   }
+  if (options_.world < 1 || options_.rank < 0 || options_.rank >= options_.world) {
+    throw internal_error("stream shard " + std::to_string(options_.rank) + " of " + std::to_string(options_.world));
+  }
   tokens_ = tokens_.contiguous();
   const int64_t reserve = options_.shift ? options_.steps - 1 : 0;  // room for the offset
-  stream_length_ = (tokens_.size(0) - reserve) / options_.streams;
+  stream_length_ = (tokens_.size(0) - reserve) / (options_.streams * options_.world);
   if (stream_length_ < 2) {
     throw data_error("a sequence of " + std::to_string(tokens_.size(0)) + " tokens is too short for " +
-                     std::to_string(options_.streams) + " streams (each needs at least 2 tokens" +
+                     std::to_string(options_.streams * options_.world) + " streams (each needs at least 2 tokens" +
                      (options_.shift ? ", plus " + std::to_string(reserve) + " for the shift" : "") +
                      "); HINT: use more text or a smaller batch size");
   }
@@ -39,8 +42,9 @@ int64_t StreamBatcher::offset(int64_t epoch) const {
 }
 
 void StreamBatcher::start_epoch(int64_t epoch, int64_t first_batch) {
-  const int64_t b = options_.streams;
+  const int64_t b = options_.streams * options_.world;
   streams_ = tokens_.narrow(0, offset(epoch), b * stream_length_).view({b, stream_length_});
+  if (options_.world > 1) streams_ = streams_.slice(0, options_.rank, b, options_.world);
   next_ = std::clamp<int64_t>(first_batch, 0, batches_per_epoch());
 }
 

@@ -22,6 +22,11 @@ struct StreamOptions {
   int64_t steps = 64;    // T
   bool shift = false;    // per-epoch random start offset in [0, T)
   uint64_t seed = 0;
+  // Data-parallel shard: the sequence is cut into streams x world streams and this process
+  // takes rows rank, rank + world, ...; the ranks' batches together are the batches of one
+  // process with streams x world rows.
+  int rank = 0;
+  int world = 1;
 };
 
 class StreamBatcher : public BatchSource {
@@ -34,7 +39,7 @@ class StreamBatcher : public BatchSource {
   void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   std::optional<Batch> next() override;
 
-  // Streams (rows) per batch: B.
+  // Streams (rows) per batch of this process: B.
   int64_t stream_count() const { return options_.streams; }
   // Tokens per stream in every epoch (each stream yields one prediction fewer).
   int64_t stream_length() const { return stream_length_; }

@@ -16,11 +16,11 @@ namespace nn = torch::nn;
 DenseLayerImpl::DenseLayerImpl(int64_t num_input_features, int64_t growth_rate, int64_t bn_size,
                                double drop_rate)
     : drop_rate_(drop_rate) {
-  norm1_ = register_module("norm1", nn::BatchNorm2d(num_input_features));
+  norm1_ = register_module("norm1", BatchNorm2d(num_input_features));
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(num_input_features,
                                                                  bn_size * growth_rate, 1)
                                                    .bias(false)));
-  norm2_ = register_module("norm2", nn::BatchNorm2d(bn_size * growth_rate));
+  norm2_ = register_module("norm2", BatchNorm2d(bn_size * growth_rate));
   conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(bn_size * growth_rate,
                                                                  growth_rate, 3)
                                                    .padding(1)
@@ -52,7 +52,7 @@ torch::Tensor DenseBlockImpl::forward(torch::Tensor x) {
 }
 
 TransitionImpl::TransitionImpl(int64_t num_input_features, int64_t num_output_features) {
-  push_back("norm", nn::BatchNorm2d(num_input_features));
+  push_back("norm", BatchNorm2d(num_input_features));
   push_back("relu", nn::ReLU(nn::ReLUOptions(true)));
   push_back("conv", nn::Conv2d(nn::Conv2dOptions(num_input_features, num_output_features, 1)
                                    .bias(false)));
@@ -67,7 +67,7 @@ DenseNetImpl::DenseNetImpl(const DenseNetConfig& config) : config_(config) {
                                           .stride(2)
                                           .padding(3)
                                           .bias(false)));
-  body->push_back("norm0", nn::BatchNorm2d(config_.num_init_features));
+  body->push_back("norm0", BatchNorm2d(config_.num_init_features));
   body->push_back("relu0", nn::ReLU(nn::ReLUOptions(true)));
   body->push_back("pool0", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
 
@@ -85,7 +85,7 @@ DenseNetImpl::DenseNetImpl(const DenseNetConfig& config) : config_(config) {
       num_features /= 2;
     }
   }
-  body->push_back("norm5", nn::BatchNorm2d(num_features));
+  body->push_back("norm5", BatchNorm2d(num_features));
   num_features_ = num_features;
 
   features_ = register_module("features", body);
@@ -95,7 +95,7 @@ DenseNetImpl::DenseNetImpl(const DenseNetConfig& config) : config_(config) {
   for (const auto& m : modules(/*include_self=*/false)) {  // self: not yet in a shared_ptr
     if (auto* conv = m->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(conv->weight);
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     } else if (auto* linear = m->as<nn::Linear>()) {

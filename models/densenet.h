@@ -8,6 +8,7 @@
 // compute for memory) and its renaming of pre-0.4 checkpoint keys ("norm.1" -> "norm1").
 #pragma once
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 #include "models/registry.h"
 
@@ -41,9 +42,9 @@ class DenseLayerImpl : public torch::nn::Module {
 
  private:
   double drop_rate_;
-  torch::nn::BatchNorm2d norm1_{nullptr};
+  BatchNorm2d norm1_{nullptr};
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d norm2_{nullptr};
+  BatchNorm2d norm2_{nullptr};
   torch::nn::Conv2d conv2_{nullptr};
 };
 TORCH_MODULE(DenseLayer);

@@ -37,7 +37,7 @@ void init_weights(nn::Module& module) {
       trunc_normal_(conv->weight, 0.0, 0.01, -2.0, 2.0);
     } else if (auto* linear = m->as<nn::Linear>()) {
       trunc_normal_(linear->weight, 0.0, 0.01, -2.0, 2.0);
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }
@@ -58,7 +58,7 @@ BasicConv2dImpl::BasicConv2dImpl(int64_t in_channels, int64_t out_channels, int6
                                                  .stride(stride)
                                                  .padding(padding)
                                                  .bias(false)));
-  bn_ = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out_channels).eps(0.001)));
+  bn_ = register_module("bn", BatchNorm2d(nn::BatchNorm2dOptions(out_channels).eps(0.001)));
 }
 
 torch::Tensor BasicConv2dImpl::forward(torch::Tensor x) {

@@ -7,6 +7,7 @@
 // Left out: torchvision's quantizable variant and the `blocks` override.
 #pragma once
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 #include "models/registry.h"
 
@@ -38,7 +39,7 @@ class BasicConv2dImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv_{nullptr};
-  torch::nn::BatchNorm2d bn_{nullptr};
+  BatchNorm2d bn_{nullptr};
 };
 TORCH_MODULE(BasicConv2d);
 

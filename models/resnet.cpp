@@ -47,7 +47,7 @@ nn::Sequential make_layer(const ResNetConfig& config, int64_t& inplanes, int64_t
   if (stride != 1 || inplanes != out) {
     downsample = nn::Sequential();
     downsample->push_back(conv1x1(inplanes, out, stride));  // 0
-    downsample->push_back(nn::BatchNorm2d(out));             // 1
+    downsample->push_back(BatchNorm2d(out));             // 1
   }
   nn::Sequential layer;
   layer->push_back(make_block<BlockImpl>(config, inplanes, planes, stride, downsample));
@@ -63,10 +63,10 @@ nn::Sequential make_layer(const ResNetConfig& config, int64_t& inplanes, int64_t
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride,
                                nn::Sequential downsample) {
   conv1_ = register_module("conv1", conv3x3(inplanes, planes, stride));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1_ = register_module("bn1", BatchNorm2d(planes));
   relu_ = register_module("relu", relu());
   conv2_ = register_module("conv2", conv3x3(planes, planes));
-  bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2_ = register_module("bn2", BatchNorm2d(planes));
   if (downsample) downsample_ = register_module("downsample", downsample);
 }
 
@@ -82,11 +82,11 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride,
   // torchvision: int(planes * (base_width / 64.0)) * groups.
   const int64_t width = static_cast<int64_t>(static_cast<double>(planes) * (static_cast<double>(width_per_group) / 64.0)) * groups;
   conv1_ = register_module("conv1", conv1x1(inplanes, width));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(width));
+  bn1_ = register_module("bn1", BatchNorm2d(width));
   conv2_ = register_module("conv2", conv3x3(width, width, stride, groups));
-  bn2_ = register_module("bn2", nn::BatchNorm2d(width));
+  bn2_ = register_module("bn2", BatchNorm2d(width));
   conv3_ = register_module("conv3", conv1x1(width, planes * kExpansion));
-  bn3_ = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+  bn3_ = register_module("bn3", BatchNorm2d(planes * kExpansion));
   relu_ = register_module("relu", relu());
   if (downsample) downsample_ = register_module("downsample", downsample);
 }
@@ -109,7 +109,7 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config, const ModelOptions& options)
 
   conv1_ = register_module(
       "conv1", nn::Conv2d(nn::Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(64));
+  bn1_ = register_module("bn1", BatchNorm2d(64));
   relu_ = register_module("relu", relu());
   maxpool_ = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
   layer1_ = register_module("layer1", make(config, inplanes, 64, n[0], 1));
@@ -125,7 +125,7 @@ ResNetImpl::ResNetImpl(const ResNetConfig& config, const ModelOptions& options)
   for (const auto& module : modules(/*include_self=*/false)) {
     if (auto* conv = module->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }

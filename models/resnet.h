@@ -11,6 +11,7 @@
 // AdaptiveAvgPool2d(1x1) before fc: any input size works. The head is fc.
 #pragma once
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 #include "models/registry.h"
 
@@ -36,10 +37,10 @@ class BasicBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm2d bn1_{nullptr};
   torch::nn::ReLU relu_{nullptr};
   torch::nn::Conv2d conv2_{nullptr};
-  torch::nn::BatchNorm2d bn2_{nullptr};
+  BatchNorm2d bn2_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -55,11 +56,11 @@ class BottleneckImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm2d bn1_{nullptr};
   torch::nn::Conv2d conv2_{nullptr};
-  torch::nn::BatchNorm2d bn2_{nullptr};
+  BatchNorm2d bn2_{nullptr};
   torch::nn::Conv2d conv3_{nullptr};
-  torch::nn::BatchNorm2d bn3_{nullptr};
+  BatchNorm2d bn3_{nullptr};
   torch::nn::ReLU relu_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
@@ -89,7 +90,7 @@ class ResNetImpl : public ClassifierImpl {
   int64_t num_classes_;
   int64_t feature_dim_;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  BatchNorm2d bn1_{nullptr};
   torch::nn::ReLU relu_{nullptr};
   torch::nn::MaxPool2d maxpool_{nullptr};
   torch::nn::Sequential layer1_{nullptr};

@@ -3,6 +3,8 @@
 // 25088-4096, 1 relu, 2 dropout, 3 fc 4096-4096, 4 relu, 5 dropout, 6 fc 4096-classes}.
 #include "models/vgg.h"
 
+#include "models/batch_norm.h"
+
 #include "common/error.h"
 #include "models/module_utils.h"
 
@@ -59,7 +61,7 @@ VggImpl::VggImpl(const VggConfig& config, const ModelOptions& options)
       continue;
     }
     features->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, v, 3).padding(1)));
-    if (config.batch_norm) features->push_back(nn::BatchNorm2d(v));
+    if (config.batch_norm) features->push_back(BatchNorm2d(v));
     features->push_back(relu());
     in_channels = v;
   }
@@ -83,7 +85,7 @@ VggImpl::VggImpl(const VggConfig& config, const ModelOptions& options)
     if (auto* conv = module->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
       nn::init::zeros_(conv->bias);
-    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNorm2d>()) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     } else if (auto* linear = module->as<nn::Linear>()) {

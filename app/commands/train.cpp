@@ -2,6 +2,7 @@
 // final validation figures. `--config run.json` sets any option; flags given on the command
 // line override it.
 #include "app/commands/commands.h"
+#include "app/engine/launch.h"
 #include "app/engine/model_io.h"
 #include "app/engine/task.h"
 #include "app/engine/trainer.h"
@@ -21,6 +22,7 @@ struct TrainOptions {
   TrainConfig config;
   std::string config_file;
   std::string resume;
+  int nproc = 0;  // --nproc: local ranks to start
 };
 
 // Whether the user typed the flag of TrainConfig key `key` (a key the command has no flag for,
@@ -93,12 +95,22 @@ std::string ended_by(const std::string& stop_reason) {
 }
 
 void run_train(const TrainOptions& opts, const CLI::App& cmd) {
+  if (opts.nproc > 0) {
+    if (opts.nproc == 1) {
+      throw usage_error("--nproc 1 is a single process; HINT: drop --nproc, or give 2 or more");
+    }
+    validate(opts.config);
+    launch_local_ranks(opts.nproc, without_option(own_command_line(), "--nproc"),
+                       std::chrono::seconds(opts.config.dist_timeout));
+    return;  // rank 0 printed the summary
+  }
   TrainSummary summary;
   if (!opts.resume.empty()) {
     summary = resume(opts.resume, resume_overrides(opts, cmd));
   } else {
     summary = train(resolve_config(opts, cmd));
   }
+  if (summary.rank != 0) return;
   const auto& m = summary.final_metrics;
   if (m.is_null()) {
     std::printf("nothing to train: the run already ended (%s) after %lld epochs, %lld steps; "
@@ -253,6 +265,19 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
   cmd->add_flag("--deterministic", c.deterministic,
                 "Deterministic algorithms only (an op without one is an error); with it a resumed "
                 "run ends bit-identical to an uninterrupted one");
+  // Data parallelism
+  option("--nproc", opts.nproc,
+         "Train on this many local ranks (processes), started by zoo with torchrun's environment; "
+         "0: one process, or as many as torchrun started")->check(CLI::NonNegativeNumber);
+  option("--dist-backend", c.dist_backend, "Collectives of a data-parallel run: gloo (CPU), nccl (CUDA builds "
+         "with NCCL) or auto (nccl on CUDA when available, else gloo)")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
+  option("--bucket-mb", c.bucket_mb, "Size bound of each gradient all-reduce bucket (MiB); the first is 1 MiB so that "
+         "communication starts early in the backward pass");
+  cmd->add_flag("--sync-bn", c.sync_bn, "Batch-norm statistics over the batches of every rank (default: per rank, "
+                "running statistics broadcast from rank 0 before each forward)");
+  option("--dist-timeout", c.dist_timeout, "Seconds a rank waits for the others (rendezvous, all-reduce) before it "
+         "fails with an error rather than hang");
   // Outputs
   cmd->add_option("--best-metric", c.best_metric,
                   "What picks best.pt (and drives plateau and --patience): a validation metric "

@@ -19,6 +19,9 @@ class RunDir {
                        const std::string& model);
   // An existing run directory, for --resume.
   static RunDir open(const std::filesystem::path& dir);
+  // The run directory another process created (data parallel: rank 0's, seen by the others,
+  // which read it but never write it).
+  static RunDir of_rank_zero(const std::filesystem::path& dir) { return RunDir(dir); }
 
   const std::filesystem::path& path() const { return dir_; }
   std::filesystem::path last_checkpoint() const { return dir_ / "checkpoints" / "last.pt"; }

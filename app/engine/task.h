@@ -31,6 +31,10 @@ struct TaskContext {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFp32;
   bool resuming = false;
+  // Data parallelism: this process's rank of world_size. Training data is the rank's shard
+  // (every rank the same number of batches); validation may be a shard too (see validate).
+  int rank = 0;
+  int world_size = 1;
 };
 
 // One training batch's result.
@@ -83,6 +87,9 @@ class Task {
   virtual void end_epoch(int64_t /*epoch*/) {}
   // Validation means of every metric by name, plus "skipped" (unreadable samples); at most
   // limit_batches batches when > 0. Leaves training state (carried state, mode) as it was.
+  // A task that validates its rank's shard only adds "count" (the samples every mean is
+  // over), and the trainer combines the ranks' means by it; without "count", every rank
+  // validates the whole split (metrics that are not means of samples, such as BLEU).
   virtual nlohmann::json validate(int64_t limit_batches) = 0;
 
   // The task's part of a checkpoint's metadata: what eval, predict or sample need to rebuild

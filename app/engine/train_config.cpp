@@ -21,7 +21,8 @@ namespace zoo {
     X(beta1) X(beta2) X(alpha) X(eps) X(weight_decay) X(wd_skip_norm_bias) X(label_smoothing) \
     X(clip_grad_norm) X(schedule) X(warmup_epochs) X(warmup_factor) X(min_lr) X(step_size) \
     X(milestones) X(gamma) X(plateau_patience) X(onecycle_pct) X(precision) X(channels_last) \
-    X(device) X(threads) X(workers) X(seed) X(deterministic) X(best_metric) X(save_every) \
+    X(device) X(threads) X(workers) X(seed) X(deterministic) X(dist_backend) X(bucket_mb) \
+    X(sync_bn) X(dist_timeout) X(best_metric) X(save_every) \
     X(log_every) X(name) X(runs_dir) X(quiet)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -94,6 +95,10 @@ void validate(const TrainConfig& c) {
                          {double(c.unfreeze_at), "--unfreeze-at"}}) {
     non_negative(v, flag);
   }
+  require(c.bucket_mb > 0 && c.bucket_mb <= 4096, "--bucket-mb must be in (0, 4096], got " + str(c.bucket_mb));
+  require(c.dist_timeout > 0, "--dist-timeout must be positive (seconds), got " + std::to_string(c.dist_timeout));
+  require(one_of(c.dist_backend, {"auto", "gloo", "nccl"}),
+          "--dist-backend must be auto, gloo or nccl, got '" + c.dist_backend + "'");
   require(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number, got " + str(c.lr));
   require(c.min_lr < c.lr, "--min-lr must be below --lr, got " + str(c.min_lr));
   require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got " + str(c.momentum));

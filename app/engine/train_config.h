@@ -85,6 +85,11 @@ struct TrainConfig {
   int workers = 2;                   // loader threads (measured: docs/BENCHMARKS.md)
   uint64_t seed = 42;
   bool deterministic = false;
+  // Data parallelism (under torchrun or --nproc; ignored by a single process)
+  std::string dist_backend = "auto";  // auto | gloo | nccl
+  double bucket_mb = 25.0;           // gradient all-reduce bucket size bound (MiB)
+  bool sync_bn = false;              // batch-norm statistics over every rank's batch
+  int64_t dist_timeout = 1800;       // seconds a collective may wait for the other ranks
   // Outputs
   std::string best_metric;           // a val_<metric> of the task; empty: the task's default
   int64_t save_every = 0;            // 0: last.pt at epoch ends only; else also every N steps

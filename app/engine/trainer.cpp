@@ -4,6 +4,7 @@
 #include "app/engine/trainer.h"
 
 #include "app/engine/checkpoint.h"
+#include "app/engine/distributed.h"
 #include "app/engine/freeze.h"
 #include "app/engine/optim.h"
 #include "app/engine/plots.h"
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -94,6 +96,14 @@ struct Run {
   Clock::time_point session_start = Clock::now();
   double elapsed_before = 0.0;
   double elapsed() const { return elapsed_before + seconds_since(session_start); }
+  // Data parallelism (null for one process): the group, the gradient averaging of `params`,
+  // and the module's buffers that rank 0 broadcasts before every forward (as c10d's DDP does).
+  std::shared_ptr<Distributed> dist;
+  std::unique_ptr<GradientReducer> reducer;
+  std::vector<torch::Tensor> broadcast_buffers;
+  // Rank 0 alone writes the run directory, the logs and the checkpoints.
+  bool writer() const { return !dist || dist->rank() == 0; }
+  int world_size() const { return dist ? dist->world_size() : 1; }
 };
 
 // metrics.csv's columns: the step/epoch bookkeeping, the training figures, throughput, time,
@@ -119,25 +129,60 @@ nlohmann::json checkpoint_meta(const Run& run, const TaskState& state) {
   meta["task_state"] = state.meta;
   meta["metrics"] = run.last_metrics;
   meta["config"] = to_json(run.config);
+  meta["distributed"] = {{"world_size", run.world_size()}};
   return meta;
 }
 
+// Data parallel: every rank's carried task tensors (an RNN's state of its own streams), for
+// rank 0 to save: its own under their names, rank r's as "rank<r>/<name>". A collective: every
+// rank calls it at the same point.
+StateDict gather_task_tensors(Run& run, const StateDict& own) {
+  if (!run.dist || own.empty()) return own;
+  StateDict out = run.writer() ? own : StateDict{};
+  for (const auto& [name, t] : own) {
+    std::vector<int64_t> shape = t.sizes().vec();
+    shape.insert(shape.begin(), run.world_size());
+    torch::Tensor all = torch::zeros(shape, t.options());
+    all[run.dist->rank()].copy_(t);
+    run.dist->all_reduce_sum(all);
+    for (int r = 1; r < run.world_size() && run.writer(); ++r) out.emplace_back("rank" + std::to_string(r) + "/" + name, all[r].clone());
+  }
+  return out;
+}
+
+// This rank's part of a checkpoint's task tensors (see gather_task_tensors).
+StateDict own_task_tensors(const Run& run, const StateDict& saved) {
+  const int rank = run.dist ? run.dist->rank() : 0;
+  const std::string prefix = "rank" + std::to_string(rank) + "/";
+  StateDict own;
+  for (const auto& [name, t] : saved) {
+    if (rank == 0 && name.find('/') == std::string::npos) own.emplace_back(name, t);  // task names have no /
+    if (rank > 0 && name.rfind(prefix, 0) == 0) own.emplace_back(name.substr(prefix.size()), t);
+  }
+  return own;
+}
+
+// last.pt; called by every rank at the same points (rank 0 writes).
 void save_last(Run& run) {
   run.pos.elapsed = run.elapsed();
-  const TaskState state = run.task->state();
+  TaskState state = run.task->state();
+  state.tensors = gather_task_tensors(run, state.tensors);
+  if (!run.writer()) return;
   save_checkpoint(run.dir->last_checkpoint().string(), checkpoint_meta(run, state),
                   state_dict_of(run.task->module()), run.optimizer.get(), /*with_rng=*/true,
                   state.tensors);
 }
 
 void save_best(const Run& run) {
+  if (!run.writer()) return;
   save_checkpoint(run.dir->best_checkpoint().string(), checkpoint_meta(run, {}),
                   state_dict_of(run.task->module()), nullptr, /*with_rng=*/false);
 }
 
 // Threads, determinism and the seed, before anything random happens.
-void configure_runtime(const TrainConfig& config) {
-  at::set_num_threads(config.threads > 0 ? config.threads : available_cores());
+// --threads 0 shares the cores among the ranks of this machine.
+void configure_runtime(const TrainConfig& config, int local_ranks) {
+  at::set_num_threads(config.threads > 0 ? config.threads : std::max(1, available_cores() / local_ranks));
   at::globalContext().setDeterministicAlgorithms(config.deterministic, /*warn_only=*/false);
   at::globalContext().setDeterministicCuDNN(config.deterministic);
   at::globalContext().setBenchmarkCuDNN(!config.deterministic);
@@ -180,6 +225,33 @@ void setup_freezing(Run& run, int64_t epoch, int64_t batch) {
   if (run.frozen) run.freezer.freeze(module);
 }
 
+// Gradient averaging over the ranks for what trains now (rebuilt when --unfreeze-at releases
+// layers: its hooks are on the parameters it was built for).
+void make_reducer(Run& run) {
+  if (!run.dist) return;
+  run.reducer.reset();
+  if (!run.params.empty()) {
+    run.reducer = std::make_unique<GradientReducer>(*run.dist, run.params,
+                                                    static_cast<int64_t>(run.config.bucket_mb * (1 << 20)));
+  }
+}
+
+// Every rank starts from rank 0's weights and buffers; gradients are averaged from now on.
+void setup_data_parallel(Run& run) {
+  if (!run.dist) return;
+  torch::nn::Module& module = run.task->module();
+  std::vector<torch::Tensor> state = module.parameters();
+  for (const auto& b : module.buffers()) state.push_back(b);
+  run.dist->broadcast(state);
+  if (run.config.sync_bn && set_batch_norm_statistics_sum(module, rank_sum(*run.dist)) == 0) {
+    spdlog::warn("--sync-bn: {} has no batch norm; nothing to synchronise", run.config.model);
+  }
+  // With synchronised statistics every rank's buffers stay equal by construction.
+  if (!run.config.sync_bn) run.broadcast_buffers = module.buffers();
+  make_reducer(run);
+  if (!run.writer()) run.config.quiet = true;  // one progress display: rank 0's
+}
+
 // At the start of epoch --unfreeze-at: the frozen layers train from now on, as new optimizer
 // groups at --lr x --unfrozen-lr-mult.
 void unfreeze_if_due(Run& run) {
@@ -190,26 +262,50 @@ void unfreeze_if_due(Run& run) {
   run.frozen = false;
   add_param_set(*run.optimizer, c, {run.freezer.frozen_params(module), c.unfrozen_lr_mult}, &run.lr_scales);
   run.params = trainable(module);
+  make_reducer(run);
   spdlog::info("epoch {}: unfroze {} parameter tensors (lr x {})", run.pos.epoch + 1,
                run.freezer.frozen().size(), c.unfrozen_lr_mult);
+}
+
+// The run's device: with several ranks on a CUDA machine, `cuda` means this rank's GPU
+// (LOCAL_RANK), as torchrun scripts do.
+torch::Device device_of_rank(const TrainConfig& config, const Distributed* dist) {
+  torch::Device device = parse_device(config.device);
+  if (dist && device.is_cuda() && !device.has_index()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist->env().local_rank));
+  }
+  return device;
+}
+
+// The process group this process belongs to when torchrun (or --nproc) started several;
+// null for a single process.
+std::shared_ptr<Distributed> join_if_launched(const TrainConfig& config) {
+  const DistEnv env = dist_env_from_environment();
+  if (!env.distributed()) return nullptr;
+  if (env.rank != 0) spdlog::set_level(spdlog::level::warn);  // one copy of every log line: rank 0's
+  return Distributed::join(env, DistOptions{config.dist_backend, std::chrono::seconds(config.dist_timeout)},
+                           device_of_rank(config, nullptr));
 }
 
 // Builds everything a run needs: the task (model and data), freezing, optimizer, schedule,
 // loss scaler. `start`: the position (epoch, batch) the run starts at; a resumed run's.
 Run prepare(const TrainConfig& config, const TaskFactory& factory, bool resuming,
-            std::pair<int64_t, int64_t> start) {
+            std::pair<int64_t, int64_t> start, std::shared_ptr<Distributed> dist) {
   Run run;
   run.config = config;
-  run.device = parse_device(config.device);
+  run.dist = std::move(dist);
+  run.device = device_of_rank(config, run.dist.get());
   run.precision = parse_precision(config.precision, run.device);
-  configure_runtime(config);
-  run.task = factory(run.config, TaskContext{run.device, run.precision, resuming});
+  configure_runtime(config, run.dist ? run.dist->env().local_world_size : 1);
+  run.task = factory(run.config, TaskContext{run.device, run.precision, resuming, run.dist ? run.dist->rank() : 0,
+                                             run.world_size()});
   run.metrics = run.task->metrics();
   if (run.config.best_metric.empty()) run.config.best_metric = run.task->default_best_metric();
   run.best_goal = find_validation_metric(run.metrics, run.config.best_metric).goal;
   setup_freezing(run, start.first, start.second);
   run.optimizer = make_optimizer(run.config, param_sets(run), &run.lr_scales);
   run.params = trainable(run.task->module());
+  setup_data_parallel(run);
   run.scaler = std::make_unique<LossScaler>(run.precision == Precision::kFp16);
   run.batches_per_epoch = run.task->train_data().batches_per_epoch();
   if (config.limit_batches > 0) run.batches_per_epoch = std::min(run.batches_per_epoch, config.limit_batches);
@@ -236,7 +332,7 @@ void restore(Run& run, const Checkpoint& ckpt, const std::string& path) {
   run.pos = position_from_json(ckpt.meta.at("position"));
   if (ckpt.meta.contains("schedule")) run.schedule->load_state(ckpt.meta["schedule"]);
   if (ckpt.meta.contains("loss_scaler")) run.scaler->load_state(ckpt.meta["loss_scaler"]);
-  run.task->load_state({ckpt.meta.value("task_state", nlohmann::json::object()), ckpt.task_state});
+  run.task->load_state({ckpt.meta.value("task_state", nlohmann::json::object()), own_task_tensors(run, ckpt.task_state)});
   if (ckpt.meta.contains("metrics")) run.last_metrics = ckpt.meta["metrics"];
 }
 
@@ -279,6 +375,7 @@ void put_training_figures(const Run& run, const Sums& sums, const std::string& p
 
 // Forward and backward of one batch of an accumulation group of `group_size` batches.
 StepOutput accumulate_batch(Run& run, const Batch& batch, int64_t group_size) {
+  if (!run.broadcast_buffers.empty()) run.dist->broadcast(run.broadcast_buffers);
   StepOutput out = run.task->train_step(batch);
   const double loss = out.sums.mean("loss");
   if (!std::isfinite(loss)) {
@@ -308,6 +405,7 @@ void optimizer_step(Run& run) {
 }
 
 void append_step_row(Run& run, const Window& window, double lr) {
+  if (!run.writer()) return;
   nlohmann::json row = {{"kind", "step"}, {"epoch", run.pos.epoch + 1}, {"step", run.pos.step}, {"lr", lr}};
   put_training_figures(run, window.sums, "", row);
   row[run.task->throughput_unit() + "_per_s"] = window.rate();
@@ -315,9 +413,33 @@ void append_step_row(Run& run, const Window& window, double lr) {
   run.dir->append_metrics(row);
 }
 
-// On SIGINT/SIGTERM: last.pt at this exact position, then the interrupted error (exit 130/143).
-void stop_if_signalled(Run& run, Progress& progress) {
-  const int sig = stop_requested();
+// Data parallel, at the end of an accumulation group: the averaged gradients, the group's
+// figures summed over the ranks (so every rank logs, checkpoints and decides alike) and the
+// stop request of any rank (`sig`: this rank's). Returns the signal all ranks stop for, or 0.
+int synchronise_group(Run& run, Window& group, int sig) {
+  if (run.reducer) run.reducer->finish();
+  std::vector<double> values = {double(sig), double(group.units)};
+  for (const auto& m : run.metrics) {
+    if (!m.in_training) continue;
+    values.push_back(group.sums.mean(m.name) * group.sums.weight(m.name));
+    values.push_back(group.sums.weight(m.name));
+  }
+  run.dist->all_reduce_sum(values);
+  group.sums = {};
+  size_t k = 2;
+  for (const auto& m : run.metrics) {
+    if (!m.in_training) continue;
+    if (values[k + 1] > 0) group.sums.add(m.name, values[k], values[k + 1]);
+    k += 2;
+  }
+  group.units = static_cast<int64_t>(values[1]);
+  if (values[0] == 0) return 0;
+  return sig != 0 ? sig : SIGTERM;
+}
+
+// On SIGINT/SIGTERM (`sig`): last.pt at this exact position, then the interrupted error (exit
+// 130/143).
+void stop_if_signalled(Run& run, Progress& progress, int sig) {
   if (!sig) return;
   progress.finish();
   save_last(run);
@@ -342,8 +464,15 @@ Window train_epoch(Run& run) {
   run.task->train_data().start_epoch(pos.epoch, pos.batch);
   Progress progress("epoch " + std::to_string(pos.epoch + 1) + "/" + std::to_string(c.epochs), nb, c.quiet);
   Window epoch, window;
+  Window group_figures;  // data parallel: this rank's figures of the group, summed at its end
   double lr = run.schedule->lr(pos.step);
   bool group_has_samples = false;
+  auto add_figures = [&](const StepOutput& out) {
+    pos.sums.merge(out.sums);
+    epoch.add(out);
+    window.add(out);
+    group_has_samples = true;
+  };
   while (pos.batch < nb) {
     auto batch = run.task->train_data().next();
     if (!batch) break;
@@ -355,7 +484,10 @@ Window train_epoch(Run& run) {
       set_lr(*run.optimizer, lr, run.lr_scales);
       run.optimizer->zero_grad();
       group_has_samples = false;
+      group_figures.restart();
     }
+    const bool closes_group = batch->index() + 1 == group + group_size;
+    if (run.reducer && closes_group) run.reducer->arm();  // this backward all-reduces
     if (batch->size() > 0) {
       StepOutput out;
       try {
@@ -364,15 +496,20 @@ Window train_epoch(Run& run) {
         progress.finish();
         throw;
       }
-      pos.sums.merge(out.sums);
-      epoch.add(out);
-      window.add(out);
-      group_has_samples = true;
+      if (run.dist) group_figures.add(out); else add_figures(out);
     }
     pos.batch = batch->index() + 1;
     progress.update(pos.batch, [&] { return format_metrics(run.metrics, pos.sums.means(), "", true, " "); }, lr);
     if (pos.batch != group + group_size) continue;  // not the last batch of its group
 
+    int sig = stop_requested();
+    if (run.dist) {
+      sig = synchronise_group(run, group_figures, sig);
+      StepOutput summed;
+      summed.sums = group_figures.sums;
+      summed.units = group_figures.units;
+      if (!summed.sums.empty()) add_figures(summed);
+    }
     if (group_has_samples) optimizer_step(run);
     if (pos.step % c.log_every == 0 && window.units > 0) {
       append_step_row(run, window, lr);
@@ -380,13 +517,27 @@ Window train_epoch(Run& run) {
     }
     const bool at_max_steps = c.max_steps > 0 && pos.step >= c.max_steps;
     if (c.save_every > 0 && pos.step % c.save_every == 0 && pos.batch < nb && !at_max_steps) save_last(run);
-    stop_if_signalled(run, progress);
+    stop_if_signalled(run, progress, sig);
     if (at_max_steps) break;
   }
   progress.finish();
   run.task->end_epoch(pos.epoch);
   epoch.lr = lr;
   return epoch;
+}
+
+// Data parallel: the validation means of every rank's shard, combined by their sample counts
+// (a task that validates the whole split on every rank gives no "count": its figures stand).
+nlohmann::json combine_validation(Run& run, nlohmann::json val) {
+  if (!run.dist || !val.contains("count")) return val;
+  const double count = val.at("count").get<double>();
+  std::vector<double> values = {count, val.value("skipped", 0.0)};
+  for (const auto& m : run.metrics) values.push_back(val.at(m.name).get<double>() * count);
+  run.dist->all_reduce_sum(values);
+  val["count"] = static_cast<int64_t>(values[0]);
+  val["skipped"] = static_cast<int64_t>(values[1]);
+  for (size_t i = 0; i < run.metrics.size(); ++i) val[run.metrics[i].name] = values[2 + i] / std::max(values[0], 1.0);
+  return val;
 }
 
 // Validation and the epoch row, the log line, best.pt, the plateau schedule and last.pt.
@@ -398,7 +549,7 @@ void end_epoch(Run& run, const Window& trained) {
   }
   const double train_seconds = seconds_since(trained.start);  // before validation
   const double train_rate = double(trained.units) / std::max(train_seconds, 1e-9);
-  const nlohmann::json val = run.task->validate(c.limit_val_batches);
+  const nlohmann::json val = combine_validation(run, run.task->validate(c.limit_val_batches));
   const std::string unit = run.task->throughput_unit();
   nlohmann::json row = {{"kind", "epoch"}, {"epoch", pos.epoch + 1}, {"step", pos.step},
                         {"lr", trained.lr}};
@@ -411,6 +562,14 @@ void end_epoch(Run& run, const Window& trained) {
   row["val_skipped"] = val.value("skipped", int64_t{0});
   const bool epoch_done = pos.batch >= run.batches_per_epoch;
   if (!epoch_done) row["partial"] = true;  // stopped inside the epoch (--max-steps)
+  if (run.dist) {
+    row["ranks"] = run.world_size();
+    if (run.reducer) {  // what the backward pass did not hide of the gradient all-reduce
+      const auto [wait, steps] = run.reducer->take_stats();
+      row["allreduce_wait_ms"] = steps > 0 ? 1000.0 * wait / double(steps) : 0.0;
+      row["allreduce_mb"] = double(run.reducer->bytes_per_step()) / double(1 << 20);
+    }
+  }
   spdlog::info("epoch {}/{}: train {} | {} {} | {:.0f} {}/s, {}", pos.epoch + 1, c.epochs,
                format_metrics(run.metrics, row, "train_", true, " "), run.task->validation_name(),
                format_metrics(run.metrics, row, "val_", false, " "), train_rate, unit,
@@ -419,8 +578,10 @@ void end_epoch(Run& run, const Window& trained) {
     spdlog::warn("epoch {}: skipped {} unreadable samples", pos.epoch + 1, row["train_skipped"].get<int64_t>());
   }
   run.last_metrics = row;
-  run.dir->append_metrics(row);
-  write_curves_png(run.dir->curves_png().string(), run.dir->read_metrics(), run.metrics);
+  if (run.writer()) {
+    run.dir->append_metrics(row);
+    write_curves_png(run.dir->curves_png().string(), run.dir->read_metrics(), run.metrics);
+  }
   const double metric = row.at(c.best_metric).get<double>();
   const bool higher = run.best_goal == Goal::kMax;
   const bool is_best = !pos.has_best || (higher ? metric > pos.best : metric < pos.best);
@@ -450,6 +611,11 @@ nlohmann::json resolved(const Run& run) {
   r["device"] = run.device.str();
   r["threads"] = at::get_num_threads();
   r["workers"] = run.config.workers;
+  if (run.dist) {
+    r["ranks"] = run.world_size();
+    r["backend"] = run.dist->backend();
+    r["global_batch"] = run.config.batch_size * run.config.accumulate * run.world_size();
+  }
   return r;
 }
 
@@ -481,6 +647,14 @@ void log_resolved(const Run& run) {
   for (const auto& note : r.value("notes", nlohmann::json::array())) spdlog::info("{}", note.get<std::string>());
   spdlog::info("{} on {}, {} intra-op thread(s), {} loader worker(s)", r.at("precision").get<std::string>(),
                r.at("device").get<std::string>(), r.at("threads").get<int>(), r.at("workers").get<int>());
+  if (run.dist) {
+    spdlog::info("data parallel: {} ranks over {} ({} local), global batch {} = {} per rank x {}{} ranks; "
+                 "{:.1f} MB of gradients all-reduced per step in {} buckets; batch norm {}",
+                 run.world_size(), run.dist->backend(), run.dist->env().local_world_size, r.at("global_batch").get<int64_t>(),
+                 run.config.batch_size, run.config.accumulate > 1 ? std::to_string(run.config.accumulate) + " batches x " : "",
+                 run.world_size(), run.reducer ? double(run.reducer->bytes_per_step()) / (1 << 20) : 0.0,
+                 run.reducer ? run.reducer->bucket_count() : 0, run.config.sync_bn ? "synchronised (--sync-bn)" : "statistics per rank, buffers broadcast from rank 0");
+  }
 }
 
 TrainSummary fit(Run& run) {
@@ -514,6 +688,7 @@ TrainSummary fit(Run& run) {
   summary.epochs_done = run.pos.epoch;
   summary.steps_done = run.pos.step;
   summary.best = run.pos.best;
+  summary.rank = run.dist ? run.dist->rank() : 0;
   return summary;
 }
 
@@ -521,19 +696,28 @@ TrainSummary fit(Run& run) {
 
 TrainSummary train(const TrainConfig& config, const TaskFactory& factory) {
   validate(config);
-  Run run = prepare(config, factory, /*resuming=*/false, {0, 0});  // bad input fails before a run directory exists
-  run.dir.emplace(RunDir::create(run.config.runs_dir, run.config.name, run.config.model));
-  run.dir->attach_log();
-  run.dir->write_config(config_record(run));
-  run.task->write_run_files(*run.dir);
+  std::shared_ptr<Distributed> dist = join_if_launched(config);
+  Run run = prepare(config, factory, /*resuming=*/false, {0, 0}, dist);  // bad input fails before a run directory exists
+  std::string path;
+  if (run.writer()) {
+    run.dir.emplace(RunDir::create(run.config.runs_dir, run.config.name, run.config.model));
+    path = run.dir->path().string();
+  }
+  if (dist) path = dist->broadcast_string(path);  // rank 0 numbered it; the others only read it
+  if (!run.writer()) run.dir.emplace(RunDir::of_rank_zero(path));
+  if (run.writer()) {
+    run.dir->attach_log();
+    run.dir->write_config(config_record(run));
+    run.task->write_run_files(*run.dir);
+  }
   return fit(run);
 }
 
 TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& overrides,
                     const TaskFactory& factory) {
   // What may change on resume: the plan and what does not touch the numbers.
-  static const std::vector<std::string> kOverridable = {"epochs", "max_steps", "patience",
-                                                        "workers", "quiet"};
+  static const std::vector<std::string> kOverridable = {"epochs", "max_steps", "patience", "workers", "quiet",
+                                                        "dist_backend", "dist_timeout", "bucket_mb"};
   for (const auto& item : overrides.items()) {
     if (std::find(kOverridable.begin(), kOverridable.end(), item.key()) != kOverridable.end()) continue;
     std::string allowed;
@@ -554,16 +738,35 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   for (const auto& item : overrides.items()) merged[item.key()] = item.value();
   TrainConfig config = train_config_from_json(merged);
   validate(config);
-  const Checkpoint ckpt = config.device == "cpu" ? std::move(peek) : load_checkpoint(path, parse_device(config.device));
-  run_dir.attach_log();
+  std::shared_ptr<Distributed> dist = join_if_launched(config);
+  const nlohmann::json at = peek.meta.at("position");
+  const int saved_world = peek.meta.value("distributed", nlohmann::json::object()).value("world_size", 1);
+  const int world = dist ? dist->world_size() : 1;
+  if (saved_world != world && at.at("batch").get<int64_t>() > 0) {
+    // Batch k of an epoch means k x batch x ranks samples: another world size cannot continue it.
+    throw usage_error(path + " was saved inside an epoch by " + std::to_string(saved_world) + " rank(s); it "
+                      "continues only with " + std::to_string(saved_world) + "; HINT: resume with that many "
+                      "ranks (torchrun --nproc_per_node / zoo train --nproc), or from a checkpoint at an epoch end");
+  }
+  const torch::Device device = device_of_rank(config, dist.get());
+  const Checkpoint ckpt = device.is_cpu() ? std::move(peek) : load_checkpoint(path, device);
+  const bool writer = !dist || dist->rank() == 0;
+  if (writer) run_dir.attach_log();
   spdlog::info("resuming {} from {}", dir.string(), path);
-  const nlohmann::json& at = ckpt.meta.at("position");
-  Run run = prepare(config, factory, /*resuming=*/true, {at.at("epoch").get<int64_t>(), at.at("batch").get<int64_t>()});
+  if (saved_world != world && writer) {
+    spdlog::warn("{} was saved by {} rank(s) and continues with {}: the global batch changes from {} to {}", path,
+                 saved_world, world, config.batch_size * config.accumulate * saved_world,
+                 config.batch_size * config.accumulate * world);
+  }
+  Run run = prepare(config, factory, /*resuming=*/true, {at.at("epoch").get<int64_t>(), at.at("batch").get<int64_t>()},
+                    dist);
   run.dir.emplace(std::move(run_dir));
   restore(run, ckpt, path);
   run.dir->set_metric_columns(metric_columns(run));
-  run.dir->truncate_metrics(run.pos.step);
-  run.dir->write_config(config_record(run));
+  if (run.writer()) {
+    run.dir->truncate_metrics(run.pos.step);
+    run.dir->write_config(config_record(run));
+  }
   return fit(run);
 }
 

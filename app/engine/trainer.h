@@ -25,9 +25,12 @@ struct TrainSummary {
   std::string val_name;          // "test", "val"
   std::vector<MetricSpec> metrics;  // the task's declaration
   std::string stop_reason;       // "epochs", "max_steps", "patience"
+  int rank = 0;                  // data parallel: this process's rank (rank 0 reports)
 };
 
-// Trains the task `factory` builds for `config` from scratch.
+// Trains the task `factory` builds for `config` from scratch. Under torchrun (WORLD_SIZE > 1 in
+// the environment) every rank calls this: they join one process group (distributed.h), train
+// on disjoint shards with averaged gradients, and rank 0 alone writes the run directory.
 TrainSummary train(const TrainConfig& config, const TaskFactory& factory = make_task);
 // Continues the run in `run_or_checkpoint` (a run directory or a last.pt) exactly where it
 // stopped, with the task `factory` builds from the run's config. `overrides` (TrainConfig

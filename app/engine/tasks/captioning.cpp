@@ -86,8 +86,12 @@ CaptioningTask::CaptioningTask(TrainConfig& config, const TaskContext& context)
   train_options.drop_last = config.drop_last;
   train_options.workers = config.workers;
   train_options.seed = config.seed;
+  train_options.rank = context.rank;
+  train_options.world = context.world_size;
   train_loader_ = std::make_unique<Loader>(splits_.train, train_options);
   LoaderOptions val_options = train_options;
+  val_options.rank = 0;  // every rank decodes the whole split: BLEU is not a mean of samples
+  val_options.world = 1;
   val_options.shuffle = false;
   val_options.drop_last = false;
   val_loader_ = std::make_unique<Loader>(splits_.val, val_options);

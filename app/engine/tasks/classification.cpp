@@ -39,10 +39,10 @@ class FeatureSource : public BatchSource {
       : features_(std::move(features)), labels_(std::move(labels)), row_of_(std::move(row_of)),
         options_(options) {}
   int64_t batches_per_epoch() const override {
-    return batch_count(row_of_.size(), options_.batch_size, options_.drop_last);
+    return batch_count(shard_size(row_of_.size(), options_), options_.batch_size, options_.drop_last);
   }
   void start_epoch(int64_t epoch, int64_t first_batch) override {
-    order_ = epoch_order(row_of_.size(), options_.seed, epoch, options_.shuffle);
+    order_ = shard_order(epoch_order(row_of_.size(), options_.seed, epoch, options_.shuffle), options_);
     next_ = std::min(first_batch, batches_per_epoch());
     skipped_ = 0;
   }
@@ -78,6 +78,8 @@ std::unique_ptr<BatchSource> cache_features(ClassifierImpl& model, std::shared_p
                                             const LoaderOptions& source_options, const EvalSettings& eval) {
   LoaderOptions o = source_options;
   o.shuffle = false;
+  o.rank = 0;  // every sample's features, whatever shard trains on them
+  o.world = 1;
   o.drop_last = false;
   o.batch_size = std::max<int64_t>(o.batch_size, kMinValBatch);
   Loader loader(dataset, o);
@@ -178,10 +180,13 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
   train_options_.workers = config.workers;
   train_options_.seed = config.seed;
   train_options_.drop_last = config.drop_last;
+  train_options_.rank = context.rank;
+  train_options_.world = context.world_size;
   train_loader_ = std::make_unique<Loader>(data_.train, train_options_);
   val_options_ = train_options_;
   val_options_.shuffle = false;
   val_options_.drop_last = false;
+  val_options_.pad_shards = false;  // disjoint shards: the trainer sums the ranks' counts
   val_options_.batch_size = std::max<int64_t>(config.batch_size, kMinValBatch);
   val_loader_ = std::make_unique<Loader>(data_.val, val_options_);
 }
@@ -355,7 +360,7 @@ nlohmann::json ClassificationTask::validate(int64_t limit_batches) {
   settings.limit_batches = limit_batches;
   EvalResult r = val_cache_ ? evaluate(*model_, *val_cache_, model_options_.num_classes, settings, /*features_input=*/true)
                             : evaluate(*model_, *val_loader_, model_options_.num_classes, settings);
-  return {{"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5}, {"skipped", r.skipped}};
+  return {{"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5}, {"skipped", r.skipped}, {"count", r.count}};
 }
 
 nlohmann::json ClassificationTask::checkpoint_meta() const {

@@ -95,14 +95,14 @@ LanguageModelTask::LanguageModelTask(TrainConfig& config, const TaskContext& con
   val_chars_ = validation_chars(n, config.val_split);
   train_chars_ = n - val_chars_;
   const int64_t streams = config.batch_size, steps = config.seq_len;
-  if (val_chars_ < 2 || train_chars_ < streams * (steps + 2)) {
+  if (val_chars_ < 2 || train_chars_ < streams * context.world_size * (steps + 2)) {
     throw data_error("text " + config.data + " has " + std::to_string(n) + " characters: too few for " +
                      std::to_string(streams) + " streams (--batch-size) of --seq-len " +
                      std::to_string(steps) + " plus a validation tail of " + fraction_text(config.val_split) +
                      " (--val-split); HINT: give more text, or lower --batch-size / --seq-len");
   }
   train_ = std::make_unique<StreamBatcher>(tokens.slice(0, 0, train_chars_),
-                                           StreamOptions{streams, steps, /*shift=*/true, config.seed});
+                                           StreamOptions{streams, steps, /*shift=*/true, config.seed, context.rank, context.world_size});
   const torch::Tensor val = tokens.slice(0, train_chars_, n);
   val_ = std::make_unique<StreamBatcher>(val, StreamOptions{eval_streams(val_chars_, streams, steps), steps, false, 0});
 
