@@ -191,9 +191,10 @@ int free_port() {
 }
 
 // One rank of a two-rank group started by hand (as torchrun would), stderr to `err`.
-pid_t start_rank(int rank, int port, const std::string& args, const std::string& err) {
+pid_t start_rank(int rank, int port, const std::string& args, const std::string& err, int restart = 0) {
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (restart > 0) ::setenv("TORCHELASTIC_RESTART_COUNT", std::to_string(restart).c_str(), 1);
     ::setenv("RANK", std::to_string(rank).c_str(), 1);
     ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
     ::setenv("WORLD_SIZE", "2", 1);
@@ -367,6 +368,45 @@ TEST_F(DataParallel, LostRankMakesTheOtherFailWithinTheTimeout) {
     for (size_t at = err.find("zoo: error:"); at != std::string::npos; at = err.find("zoo: error:", at + 1)) ++errors;
     EXPECT_EQ(errors, 1u) << err;
   }
+}
+
+// torchrun --max-restarts: both ranks killed mid-run, the same command started again as
+// restart 1 continues the named run from its last.pt and ends bit-identical to a run that was
+// never interrupted.
+TEST_F(DataParallel, RestartedAttemptContinuesTheNamedRun) {
+  const auto args = [&](const std::string& name) {
+    return "train lenet5 --data " + data() + " --epochs 3 --limit-batches 10 --batch-size 32 --schedule constant "
+           "--lr 0.05 --threads 1 --workers 1 --quiet --save-every 4 --name " + name + " --runs-dir " + runs().string();
+  };
+  auto full = run_zoo(args("restart-full") + " --nproc 2");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const std::string err = (dir_->path() / "restart.err").string();
+  int port = free_port();
+  pid_t r0 = start_rank(0, port, args("restart"), err), r1 = start_rank(1, port, args("restart"), err + "1");
+  const auto metrics = runs() / "restart" / "metrics.jsonl";
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  auto steps_logged = [&] {
+    std::ifstream in(metrics);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line.find("\"kind\":\"step\"") != std::string::npos;
+    return n;
+  };
+  while (Clock::now() < until && steps_logged() < 13) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(r0, SIGKILL);
+  ::kill(r1, SIGKILL);
+  ::waitpid(r0, nullptr, 0);
+  ::waitpid(r1, nullptr, 0);
+  ASSERT_GE(steps_logged(), 13);
+  ASSERT_LT(load_checkpoint(last("restart")).meta.at("position").at("step").get<int64_t>(), 30) << "killed too late";
+  port = free_port();
+  r0 = start_rank(0, port, args("restart"), err, 1);
+  r1 = start_rank(1, port, args("restart"), err + "1", 1);
+  const int s0 = wait_for(r0, std::chrono::seconds(120)), s1 = wait_for(r1, std::chrono::seconds(30));
+  ASSERT_TRUE(WIFEXITED(s0) && WEXITSTATUS(s0) == 0) << test::read_file(err);
+  ASSERT_TRUE(WIFEXITED(s1) && WEXITSTATUS(s1) == 0) << test::read_file(err + "1");
+  EXPECT_NE(test::read_file(err).find("torchrun restart 1: continuing"), std::string::npos) << test::read_file(err);
+  EXPECT_TRUE(same_weights(last("restart"), last("restart-full")));
 }
 
 // The launch users read about: Debian's torchrun (python3-torch) starting zoo.

@@ -10,13 +10,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
 namespace zoo {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct TrainOptions {
   TrainConfig config;
@@ -87,6 +93,30 @@ nlohmann::json resume_overrides(const TrainOptions& opts, const CLI::App& cmd) {
   return overrides;
 }
 
+// torchrun --max-restarts reruns the same command after a rank failed: the named run the first
+// attempt started continues from its last.pt (TORCHELASTIC_RESTART_COUNT > 0). Returns the run
+// directory, or "" for a new run.
+std::string restarted_run(const TrainConfig& config) {
+  const char* count = std::getenv("TORCHELASTIC_RESTART_COUNT");
+  if (count == nullptr || std::string(count).empty() || std::string(count) == "0" || config.name.empty()) return "";
+  const fs::path dir = fs::path(config.runs_dir) / config.name;
+  std::error_code ec;
+  return fs::is_regular_file(dir / "checkpoints" / "last.pt", ec) ? dir.string() : "";
+}
+
+// The options typed on the command line whose values differ from those the run in `dir` was
+// started with (its config.json): resume() accepts those it may change and names the others.
+nlohmann::json changed_options(const TrainConfig& config, const std::string& dir, const CLI::App& cmd) {
+  const nlohmann::json saved = read_config_file((fs::path(dir) / "config.json").string());
+  const nlohmann::json options = to_json(config);  // items() of a temporary would dangle
+  nlohmann::json changed = nlohmann::json::object();
+  for (const auto& item : options.items()) {
+    if (item.key() == "model" || !typed_on_command_line(cmd, item.key())) continue;
+    if (!saved.contains(item.key()) || saved[item.key()] != item.value()) changed[item.key()] = item.value();
+  }
+  return changed;
+}
+
 // Why a run ended, in the words of its flags.
 std::string ended_by(const std::string& stop_reason) {
   if (stop_reason == "max_steps") return "stopped at --max-steps";
@@ -108,7 +138,17 @@ void run_train(const TrainOptions& opts, const CLI::App& cmd) {
   if (!opts.resume.empty()) {
     summary = resume(opts.resume, resume_overrides(opts, cmd));
   } else {
-    summary = train(resolve_config(opts, cmd));
+    const TrainConfig config = resolve_config(opts, cmd);
+    const std::string restarted = restarted_run(config);
+    if (!restarted.empty()) {
+      const char* rank = std::getenv("RANK");
+      if (rank == nullptr || std::string(rank) == "0") {
+        spdlog::warn("torchrun restart {}: continuing {} from its last.pt", std::getenv("TORCHELASTIC_RESTART_COUNT"), restarted);
+      }
+      summary = resume(restarted, changed_options(config, restarted, cmd));
+    } else {
+      summary = train(config);
+    }
   }
   if (summary.rank != 0) return;
   const auto& m = summary.final_metrics;

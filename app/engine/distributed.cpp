@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 
 namespace zoo {
 
@@ -97,6 +98,19 @@ std::string resolve_backend(const std::string& backend, const torch::Device& dev
 struct Distributed::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;
+  // NCCL takes device tensors only: small host tensors (figures, names, carried state) go
+  // through this device and back.
+  std::optional<torch::Device> staging;
+  template <typename F>
+  void on_backend_device(std::vector<torch::Tensor>& tensors, F&& collective) {
+    if (!staging || tensors.empty() || !tensors.front().is_cpu()) {
+      collective(tensors);
+      return;
+    }
+    std::vector<torch::Tensor> staged = {tensors.front().to(*staging)};
+    collective(staged);
+    tensors.front().copy_(staged.front().cpu());
+  }
 };
 
 Distributed::Distributed(DistEnv env, std::string backend, std::chrono::seconds timeout)
@@ -144,6 +158,7 @@ std::shared_ptr<Distributed> Distributed::join(const DistEnv& env, const DistOpt
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = timeout;
       d->group_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, opts);
+      d->group_->staging = device;
       return d;
     }
 #endif
@@ -177,7 +192,9 @@ void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
     std::vector<torch::Tensor> flat_parts;
     for (const auto& t : group) flat_parts.push_back(t.reshape(-1));
     std::vector<torch::Tensor> flat = {torch::cat(flat_parts)};
-    guarded("broadcast", [&] { group_->group->broadcast(flat)->wait(); });
+    guarded("broadcast", [&] {
+      group_->on_backend_device(flat, [&](std::vector<torch::Tensor>& t) { group_->group->broadcast(t)->wait(); });
+    });
     int64_t offset = 0;
     for (auto& t : group) {
       t.copy_(flat[0].narrow(0, offset, t.numel()).view(t.sizes()));
@@ -188,7 +205,9 @@ void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
 
 void Distributed::all_reduce_sum(torch::Tensor& tensor) {
   std::vector<torch::Tensor> tensors = {tensor};
-  guarded("all-reduce", [&] { group_->group->allreduce(tensors)->wait(); });
+  guarded("all-reduce", [&] {
+    group_->on_backend_device(tensors, [&](std::vector<torch::Tensor>& t) { group_->group->allreduce(t)->wait(); });
+  });
 }
 
 void Distributed::all_reduce_sum(std::vector<double>& values) {

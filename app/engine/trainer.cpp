@@ -269,13 +269,15 @@ void unfreeze_if_due(Run& run) {
 
 // The run's device: with several ranks on a CUDA machine, `cuda` means this rank's GPU
 // (LOCAL_RANK), as torchrun scripts do.
-torch::Device device_of_rank(const TrainConfig& config, const Distributed* dist) {
+torch::Device device_of_rank(const TrainConfig& config, int local_rank) {
   torch::Device device = parse_device(config.device);
-  if (dist && device.is_cuda() && !device.has_index()) {
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist->env().local_rank));
+  if (local_rank >= 0 && device.is_cuda() && !device.has_index()) {
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
   }
   return device;
 }
+
+int local_rank_of(const Distributed* dist) { return dist ? dist->env().local_rank : -1; }
 
 // The process group this process belongs to when torchrun (or --nproc) started several;
 // null for a single process.
@@ -284,7 +286,7 @@ std::shared_ptr<Distributed> join_if_launched(const TrainConfig& config) {
   if (!env.distributed()) return nullptr;
   if (env.rank != 0) spdlog::set_level(spdlog::level::warn);  // one copy of every log line: rank 0's
   return Distributed::join(env, DistOptions{config.dist_backend, std::chrono::seconds(config.dist_timeout)},
-                           device_of_rank(config, nullptr));
+                           device_of_rank(config, env.local_rank));
 }
 
 // Builds everything a run needs: the task (model and data), freezing, optimizer, schedule,
@@ -294,7 +296,7 @@ Run prepare(const TrainConfig& config, const TaskFactory& factory, bool resuming
   Run run;
   run.config = config;
   run.dist = std::move(dist);
-  run.device = device_of_rank(config, run.dist.get());
+  run.device = device_of_rank(config, local_rank_of(run.dist.get()));
   run.precision = parse_precision(config.precision, run.device);
   configure_runtime(config, run.dist ? run.dist->env().local_world_size : 1);
   run.task = factory(run.config, TaskContext{run.device, run.precision, resuming, run.dist ? run.dist->rank() : 0,
@@ -748,7 +750,7 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
                       "continues only with " + std::to_string(saved_world) + "; HINT: resume with that many "
                       "ranks (torchrun --nproc_per_node / zoo train --nproc), or from a checkpoint at an epoch end");
   }
-  const torch::Device device = device_of_rank(config, dist.get());
+  const torch::Device device = device_of_rank(config, local_rank_of(dist.get()));
   const Checkpoint ckpt = device.is_cpu() ? std::move(peek) : load_checkpoint(path, device);
   const bool writer = !dist || dist->rank() == 0;
   if (writer) run_dir.attach_log();

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Data-parallel scaling on this machine, and what it would be on a cluster.
+# For each model, the same global batch and the same cores, alternating rounds, medians:
+#   1 rank  x --threads CORES (the whole machine in one process),
+#   RANKS ranks x --threads CORES/RANKS (zoo train --nproc RANKS),
+# training images/s of an epoch of STEPS steps (the epoch row's images_per_s: all ranks'
+# images over the epoch's wall time), the MB all-reduced per step and the all-reduce
+# milliseconds per step that the backward pass did not hide (allreduce_wait_ms). Then a model
+# of a cluster: the compute time of one step of the per-rank batch (measured here, 1 rank at
+# CORES/RANKS threads) against a ring all-reduce of the gradients (2 (N-1)/N x bytes at a
+# link speed), for N ranks at 10 and 100 Gb/s.
+# Usage: scripts/bench/ddp.sh [--smoke] [ROUNDS=3] [STEPS=30] [OUT=/tmp/zoo-ddp]
+#   --smoke: one round of 3 steps of lenet5 only, on a tiny generated dataset (what the ctest
+#   label `bench` runs, to keep this script from going stale).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then smoke=1; shift; fi
+rounds=${1:-3}
+steps=${2:-30}
+out=${3:-/tmp/zoo-ddp}
+zoo=${ZOO:-build/zoo}
+data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+cores=${CORES:-$(nproc)}
+ranks=2
+models="lenet5:64 resnet18:32"
+if [ "$smoke" = 1 ]; then
+  rounds=1; steps=3; models="lenet5:16"; out=$(mktemp -d); data="$out/data"
+  /usr/bin/python3 - "$data" <<'PY'
+import os, struct, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+for pre, n in (("train", 256), ("t10k", 64)):
+    with open(os.path.join(d, f"{pre}-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28)); f.write(bytes((i * 7) % 256 for i in range(n * 784)))
+    with open(os.path.join(d, f"{pre}-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n)); f.write(bytes(i % 10 for i in range(n)))
+PY
+fi
+per_rank_threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
+rm -rf "$out/runs"; mkdir -p "$out/runs"
+epoch_row() { grep '"kind":"epoch"' "$1/metrics.jsonl" | tail -n 1; }
+for spec in $models; do
+  model=${spec%%:*}; batch=${spec##*:}
+  for round in $(seq 1 "$rounds"); do
+    common="train $model --data $data --epochs 1 --limit-batches $steps --limit-val-batches 1 --workers 1 --quiet --runs-dir $out/runs"
+    $zoo $common --batch-size $((batch * ranks)) --threads "$cores" --name "$model-one-$round" > /dev/null 2>&1
+    $zoo $common --batch-size "$batch" --threads "$per_rank_threads" --nproc "$ranks" --name "$model-ddp-$round" > /dev/null 2>&1
+    # The compute of one rank's step alone: the cluster model's numerator.
+    $zoo $common --batch-size "$batch" --threads "$per_rank_threads" --name "$model-rank-$round" > /dev/null 2>&1
+  done
+done
+/usr/bin/python3 - "$out/runs" "$rounds" "$steps" "$cores" "$ranks" "$per_rank_threads" "$models" <<'PY'
+import json, os, statistics, sys
+runs, rounds, steps, cores, ranks, prt, models = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split()
+def row(name):
+    rows = [json.loads(l) for l in open(os.path.join(runs, name, "metrics.jsonl")) if '"kind":"epoch"' in l]
+    return rows[-1]
+print(f"data-parallel scaling: {cores} cores, {steps} steps per run, medians of {rounds} alternating rounds")
+print(f"| model | global batch | 1 rank x {cores} threads (img/s) | {ranks} ranks x {prt} threads (img/s) | ratio | MB all-reduced per step | all-reduce wait per step (ms) |")
+print("|---|---|---|---|---|---|---|")
+cluster = []
+for spec in models:
+    model, batch = spec.split(":"); batch = int(batch)
+    one = statistics.median(row(f"{model}-one-{r}")["images_per_s"] for r in range(1, rounds + 1))
+    ddp_rows = [row(f"{model}-ddp-{r}") for r in range(1, rounds + 1)]
+    ddp = statistics.median(x["images_per_s"] for x in ddp_rows)
+    mb = ddp_rows[0]["allreduce_mb"]
+    wait = statistics.median(x["allreduce_wait_ms"] for x in ddp_rows)
+    rank = statistics.median(row(f"{model}-rank-{r}")["images_per_s"] for r in range(1, rounds + 1))
+    print(f"| {model} | {batch * ranks} | {one:.0f} | {ddp:.0f} | {ddp / one:.2f}x | {mb:.2f} | {wait:.1f} |")
+    cluster.append((model, batch, batch / rank * 1000.0, mb))
+print()
+print("cluster model: compute of one step of the per-rank batch (measured, 1 process at "
+      f"{prt} thread(s)) against a ring all-reduce of the gradients, 2 (N-1)/N x MB, at a link speed")
+print("| model | per-rank batch | compute per step (ms) | gradients (MB) | all-reduce at 10 Gb/s, N=8 (ms) | at 100 Gb/s, N=8 (ms) | comm / compute at 10 Gb/s |")
+print("|---|---|---|---|---|---|---|")
+for model, batch, compute_ms, mb in cluster:
+    n = 8
+    bytes_moved = 2 * (n - 1) / n * mb * 1024 * 1024
+    t10 = bytes_moved * 8 / 10e9 * 1000
+    t100 = bytes_moved * 8 / 100e9 * 1000
+    print(f"| {model} | {batch} | {compute_ms:.1f} | {mb:.2f} | {t10:.1f} | {t100:.2f} | {t10 / compute_ms:.2f} |")
+PY
+if [ "$smoke" = 1 ]; then rm -rf "$out"; fi
