@@ -269,6 +269,19 @@ TEST_F(DataParallel, TwoRanksMatchOneProcessWithTheGlobalBatch) {
   EXPECT_EQ(log.find("epoch 1/2"), log.rfind("epoch 1/2")) << log;
 }
 
+// With --accumulate, only the group's last batch all-reduces, and what .grad accumulated from
+// the group's earlier batches goes with it.
+TEST_F(DataParallel, AccumulatedGroupsMatchOneProcess) {
+  auto one = run_zoo(lenet("acc-one", 32) + " --accumulate 2");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto two = run_zoo(lenet("acc-two", 16) + " --accumulate 2 --nproc 2");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_LT(max_relative_difference(last("acc-two"), last("acc-one")), 1e-5);
+  auto plain = run_zoo(lenet("acc-plain", 32));  // control: the same batches, a step after each
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_GT(max_relative_difference(last("acc-two"), last("acc-plain")), 1e-3);
+}
+
 TEST_F(DataParallel, StoppedTwoRankRunResumesBitIdentical) {
   auto full = run_zoo(lenet("full", 32) + " --nproc 2");
   ASSERT_EQ(full.exit_code, 0) << full.err;

@@ -319,9 +319,10 @@ GradientReducer::~GradientReducer() {
   }
 }
 
-void GradientReducer::arm() {
+void GradientReducer::arm(bool accumulated) {
   std::lock_guard<std::mutex> lock(mutex_);
   armed_ = true;
+  accumulated_ = accumulated;
   next_launch_ = 0;
   for (auto& slot : slots_) slot.filled = false;
   for (auto& b : buckets_) b->pending = b->slots.size();
@@ -334,16 +335,17 @@ void GradientReducer::fill(Slot& slot, const torch::Tensor* grad) {
   Bucket& b = *buckets_[slot.bucket];
   torch::Tensor view = b.flat.narrow(0, slot.offset, slot.param.numel()).view(slot.param.sizes());
   const torch::Tensor& held = slot.param.grad();
-  if (grad != nullptr && held.defined()) {
-    torch::add_out(view, *grad, held);
+  const bool add_held = accumulated_ && held.defined();
+  const double scale = 1.0 / dist_.world_size();
+  if (grad != nullptr && add_held) {
+    torch::add_out(view, *grad, held).mul_(scale);
   } else if (grad != nullptr) {
-    view.copy_(*grad);
-  } else if (held.defined()) {
-    view.copy_(held);
+    torch::mul_out(view, *grad, torch::scalar_tensor(scale, view.options()));  // one pass
+  } else if (add_held) {
+    torch::mul_out(view, held, torch::scalar_tensor(scale, view.options()));
   } else {
     view.zero_();
   }
-  view.div_(dist_.world_size());
   slot.filled = true;
   --b.pending;
 }

@@ -111,7 +111,8 @@ class GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  void arm();
+  // `accumulated`: .grad holds earlier batches of the group (else it is zero and is skipped).
+  void arm(bool accumulated);
   void finish();
 
   size_t bucket_count() const { return buckets_.size(); }
@@ -138,6 +139,7 @@ class GradientReducer {
   std::vector<std::unique_ptr<Bucket>> buckets_;
   int64_t bytes_ = 0;
   bool armed_ = false;
+  bool accumulated_ = false;
   size_t next_launch_ = 0;
   double wait_seconds_ = 0.0;
   int64_t finishes_ = 0;

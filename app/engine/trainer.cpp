@@ -489,7 +489,7 @@ Window train_epoch(Run& run) {
       group_figures.restart();
     }
     const bool closes_group = batch->index() + 1 == group + group_size;
-    if (run.reducer && closes_group) run.reducer->arm();  // this backward all-reduces
+    if (run.reducer && closes_group) run.reducer->arm(/*accumulated=*/batch->index() > group);  // this backward all-reduces
     if (batch->size() > 0) {
       StepOutput out;
       try {
@@ -651,7 +651,7 @@ void log_resolved(const Run& run) {
                r.at("device").get<std::string>(), r.at("threads").get<int>(), r.at("workers").get<int>());
   if (run.dist) {
     spdlog::info("data parallel: {} ranks over {} ({} local), global batch {} = {} per rank x {}{} ranks; "
-                 "{:.1f} MB of gradients all-reduced per step in {} buckets; batch norm {}",
+                 "{:.2f} MB of gradients all-reduced per step in {} buckets; batch norm {}",
                  run.world_size(), run.dist->backend(), run.dist->env().local_world_size, r.at("global_batch").get<int64_t>(),
                  run.config.batch_size, run.config.accumulate > 1 ? std::to_string(run.config.accumulate) + " batches x " : "",
                  run.world_size(), run.reducer ? double(run.reducer->bytes_per_step()) / (1 << 20) : 0.0,

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Data-parallel scaling on this machine, and what it would be on a cluster.
+# Data-parallel training on this machine, zoo against PyTorch, and what it would be on a cluster.
 # For each model, the same global batch and the same cores, alternating rounds, medians:
 #   1 rank  x --threads CORES (the whole machine in one process),
 #   RANKS ranks x --threads CORES/RANKS (zoo train --nproc RANKS),
-# training images/s of an epoch of STEPS steps (the epoch row's images_per_s: all ranks'
-# images over the epoch's wall time), the MB all-reduced per step and the all-reduce
-# milliseconds per step that the backward pass did not hide (allreduce_wait_ms). Then a model
+# each for zoo and for its PyTorch peer (scripts/bench/ddp_torch.py: DistributedDataParallel
+# over Gloo, the same model, optimizer, per-rank batch and threads, and zoo's malloc settings
+# through GLIBC_TUNABLES): training images/s over STEPS steps (zoo: the epoch row's
+# images_per_s, all ranks' images over the epoch's wall time), the MB all-reduced per step and
+# the all-reduce milliseconds per step that zoo's backward pass did not hide
+# (allreduce_wait_ms). The headline is zoo / PyTorch at RANKS ranks, like with like. Then a model
 # of a cluster: the compute time of one step of the per-rank batch (measured here, 1 rank at
 # CORES/RANKS threads) against a ring all-reduce of the gradients (2 (N-1)/N x bytes at a
 # link speed), for N ranks at 10 and 100 Gb/s.
@@ -37,6 +40,7 @@ for pre, n in (("train", 256), ("t10k", 64)):
 PY
 fi
 per_rank_threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
+same_malloc="GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615"
 rm -rf "$out/runs"; mkdir -p "$out/runs"
 epoch_row() { grep '"kind":"epoch"' "$1/metrics.jsonl" | tail -n 1; }
 for spec in $models; do
@@ -47,27 +51,44 @@ for spec in $models; do
     $zoo $common --batch-size "$batch" --threads "$per_rank_threads" --nproc "$ranks" --name "$model-ddp-$round" > /dev/null 2>&1
     # The compute of one rank's step alone: the cluster model's numerator.
     $zoo $common --batch-size "$batch" --threads "$per_rank_threads" --name "$model-rank-$round" > /dev/null 2>&1
+    peer="/usr/bin/python3 scripts/bench/ddp_torch.py --model $model --data $data --steps $steps"
+    env "$same_malloc" $peer --batch-size $((batch * ranks)) --threads "$cores" > "$out/runs/torch-$model-one-$round.json"
+    env "$same_malloc" $peer --batch-size "$batch" --threads "$per_rank_threads" --nproc "$ranks" > "$out/runs/torch-$model-ddp-$round.json"
   done
 done
 /usr/bin/python3 - "$out/runs" "$rounds" "$steps" "$cores" "$ranks" "$per_rank_threads" "$models" <<'PY'
 import json, os, statistics, sys
 runs, rounds, steps, cores, ranks, prt, models = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7].split()
+def torch_version():
+    for f in sorted(os.listdir(runs)):
+        if f.endswith(".json"):
+            return json.load(open(os.path.join(runs, f))).get("torch", "?")
+    return "?"
 def row(name):
     rows = [json.loads(l) for l in open(os.path.join(runs, name, "metrics.jsonl")) if '"kind":"epoch"' in l]
     return rows[-1]
-print(f"data-parallel scaling: {cores} cores, {steps} steps per run, medians of {rounds} alternating rounds")
-print(f"| model | global batch | 1 rank x {cores} threads (img/s) | {ranks} ranks x {prt} threads (img/s) | ratio | MB all-reduced per step | all-reduce wait per step (ms) |")
-print("|---|---|---|---|---|---|---|")
+def peer(name):
+    return json.load(open(os.path.join(runs, name + ".json")))["images_per_s"]
+print(f"data-parallel training: {cores} cores, {steps} steps per run, medians of {rounds} alternating rounds; "
+      f"PyTorch {torch_version()} DDP over Gloo at equal threads and malloc settings")
+print(f"| model | global batch | zoo 1 rank x {cores} threads | zoo {ranks} ranks x {prt} | zoo scaling | "
+      f"PyTorch 1 rank x {cores} | PyTorch DDP {ranks} ranks x {prt} | zoo / PyTorch at {ranks} ranks | "
+      "MB all-reduced per step | zoo all-reduce wait per step (ms) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 cluster = []
 for spec in models:
     model, batch = spec.split(":"); batch = int(batch)
-    one = statistics.median(row(f"{model}-one-{r}")["images_per_s"] for r in range(1, rounds + 1))
-    ddp_rows = [row(f"{model}-ddp-{r}") for r in range(1, rounds + 1)]
+    rs = range(1, rounds + 1)
+    one = statistics.median(row(f"{model}-one-{r}")["images_per_s"] for r in rs)
+    ddp_rows = [row(f"{model}-ddp-{r}") for r in rs]
     ddp = statistics.median(x["images_per_s"] for x in ddp_rows)
     mb = ddp_rows[0]["allreduce_mb"]
     wait = statistics.median(x["allreduce_wait_ms"] for x in ddp_rows)
-    rank = statistics.median(row(f"{model}-rank-{r}")["images_per_s"] for r in range(1, rounds + 1))
-    print(f"| {model} | {batch * ranks} | {one:.0f} | {ddp:.0f} | {ddp / one:.2f}x | {mb:.2f} | {wait:.1f} |")
+    rank = statistics.median(row(f"{model}-rank-{r}")["images_per_s"] for r in rs)
+    t_one = statistics.median(peer(f"torch-{model}-one-{r}") for r in rs)
+    t_ddp = statistics.median(peer(f"torch-{model}-ddp-{r}") for r in rs)
+    print(f"| {model} | {batch * ranks} | {one:.0f} img/s | {ddp:.0f} img/s | {ddp / one:.2f}x | {t_one:.0f} img/s | "
+          f"{t_ddp:.0f} img/s | **{ddp / t_ddp:.2f}x** | {mb:.2f} | {wait:.1f} |")
     cluster.append((model, batch, batch / rank * 1000.0, mb))
 print()
 print("cluster model: compute of one step of the per-rank batch (measured, 1 process at "
