@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import socket
+import sys
 import time
 
 import numpy as np
@@ -22,6 +23,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torchvision
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lenet_torch import LeNet5  # noqa: E402  (the LeNet-5 peer of lenet.sh)
 
 
 def read_idx(path):
@@ -33,20 +37,6 @@ def read_idx(path):
             dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
             return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
     raise SystemExit(f"no {path}[.gz]")
-
-
-class LeNet5(nn.Module):
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(
-            nn.Linear(400, 120), nn.ReLU(inplace=True), nn.Linear(120, 84),
-            nn.ReLU(inplace=True), nn.Linear(84, num_classes))
-
-    def forward(self, x):
-        return self.classifier(torch.flatten(self.features(x), 1))
 
 
 def build(name):
