@@ -422,6 +422,40 @@ TEST_F(DataParallel, RestartedAttemptContinuesTheNamedRun) {
   EXPECT_TRUE(same_weights(last("restart"), last("restart-full")));
 }
 
+// Ctrl-C on `zoo train --nproc 2`: the launcher passes it on, both ranks stop at the same step,
+// rank 0 saves last.pt, the exit code is 130, and the resumed run ends bit-identical.
+TEST_F(DataParallel, InterruptedLauncherStopsEveryRankAtOneStep) {
+  const auto args = [&](const std::string& name) {
+    return "train lenet5 --data " + data() + " --epochs 3 --limit-batches 10 --batch-size 32 --schedule constant "
+           "--lr 0.05 --threads 1 --workers 1 --quiet --nproc 2 --name " + name + " --runs-dir " + runs().string();
+  };
+  auto full = run_zoo(args("int-full"));
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const std::string err = (dir_->path() / "int.err").string();
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    const std::string command = std::string("exec ") + ZOO_BINARY + " " + args("int") + " >/dev/null 2>" + err;
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto metrics = runs() / "int" / "metrics.jsonl";
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < until && (!fs::exists(metrics) || fs::file_size(metrics) < 200)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(launcher, SIGINT);
+  const int status = wait_for(launcher, std::chrono::seconds(60));
+  ASSERT_NE(status, -1);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << test::read_file(err);
+  const int64_t step = load_checkpoint(last("int")).meta.at("position").at("step").get<int64_t>();
+  ASSERT_GT(step, 0);
+  ASSERT_LT(step, 30) << "the run ended before the signal";
+  auto rest = run_zoo("train --resume " + (runs() / "int").string() + " --nproc 2");
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_TRUE(same_weights(last("int"), last("int-full")));
+}
+
 // The launch users read about: Debian's torchrun (python3-torch) starting zoo.
 TEST_F(DataParallel, TorchrunLaunchesZoo) {
   if (!fs::exists("/usr/bin/torchrun")) GTEST_SKIP() << "torchrun is not installed (python3-torch)";
