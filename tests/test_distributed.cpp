@@ -4,6 +4,7 @@
 // other fail within --dist-timeout instead of hanging, and the real torchrun launches zoo. Also
 // the shards themselves (loader and stream batcher).
 #include "app/engine/checkpoint.h"
+#include "common/device.h"
 #include "data/loader.h"
 #include "data/stream_batcher.h"
 #include "models/batch_norm.h"
@@ -139,6 +140,35 @@ TEST(SyncBatchNorm, OneRankIsBatchNorm) {
   EXPECT_TRUE(torch::allclose(plain->running_mean, synced->running_mean, 1e-6, 1e-6));
   EXPECT_TRUE(torch::allclose(plain->running_var, synced->running_var, 1e-6, 1e-6));
   EXPECT_EQ(plain->num_batches_tracked.item<int64_t>(), synced->num_batches_tracked.item<int64_t>());
+}
+
+// ---- the cores a process may use (what --threads 0 shares among the local ranks) -----------
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+TEST(Cores, CgroupQuotaInCoresRoundedUp) {
+  TempDir dir;
+  const fs::path root = dir.path();
+  // v2: the process's cgroup and an ancestor with a smaller quota; "max" is no quota.
+  write_text(root / "a/b/cpu.max", "250000 100000\n");
+  EXPECT_EQ(cgroup_cpu_quota("0::/a/b\n", root.string()), 3);
+  write_text(root / "a/cpu.max", "100000 100000\n");
+  EXPECT_EQ(cgroup_cpu_quota("0::/a/b\n", root.string()), 1);
+  write_text(root / "c/cpu.max", "max 100000\n");
+  EXPECT_EQ(cgroup_cpu_quota("0::/c\n", root.string()), 0);
+  EXPECT_EQ(cgroup_cpu_quota("0::/nowhere\n", root.string()), 0);
+  // v1: the cpu controller's hierarchy; -1 is no quota.
+  write_text(root / "cpu,cpuacct/docker/x/cpu.cfs_quota_us", "150000\n");
+  write_text(root / "cpu,cpuacct/docker/x/cpu.cfs_period_us", "100000\n");
+  EXPECT_EQ(cgroup_cpu_quota("4:memory:/docker/x\n3:cpu,cpuacct:/docker/x\n", root.string()), 2);
+  write_text(root / "cpu/y/cpu.cfs_quota_us", "-1\n");
+  write_text(root / "cpu/y/cpu.cfs_period_us", "100000\n");
+  EXPECT_EQ(cgroup_cpu_quota("1:cpu:/y\n0::/\n", root.string()), 0);
+  EXPECT_EQ(cgroup_cpu_quota("garbage\n", root.string()), 0);
+  EXPECT_GE(available_cores(), 1);
 }
 
 // ---- processes --------------------------------------------------------------------------
