@@ -4,6 +4,7 @@
 // other fail within --dist-timeout instead of hanging, and the real torchrun launches zoo. Also
 // the shards themselves (loader and stream batcher).
 #include "app/engine/checkpoint.h"
+#include "app/engine/launch.h"
 #include "common/device.h"
 #include "data/loader.h"
 #include "data/stream_batcher.h"
@@ -19,8 +20,6 @@
 #include <set>
 #include <thread>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,18 +205,6 @@ std::vector<nlohmann::json> epoch_rows(const fs::path& run) {
     if (row.at("kind") == "epoch") rows.push_back(row);
   }
   return rows;
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // One rank of a two-rank group started by hand (as torchrun would), stderr to `err`.

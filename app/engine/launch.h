@@ -13,6 +13,9 @@
 
 namespace zoo {
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick); io_error when none.
+int free_port();
+
 // This process's command line, as the kernel holds it (/proc/self/cmdline).
 std::vector<std::string> own_command_line();
 
