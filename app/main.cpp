@@ -13,8 +13,43 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <unistd.h>
 
 namespace {
+
+// OpenMP threads (libgomp, under LibTorch and OpenBLAS) spin 300,000 times, about a millisecond,
+// waiting for work before they sleep. Where other processes share the cores, a spinning thread
+// takes the time slice its preempted partner needs, and a 2-thread LeNet-5 epoch ran 13x slower
+// than with 1 thread (docs/BENCHMARKS.md, "Thread defaults"); with 10,000 spins it is within
+// about 2x, and as fast as before on idle cores. libgomp reads GOMP_SPINCOUNT once, in its
+// constructor, before main() and before any environment change can reach it (glibc resets the
+// environment after .preinit_array), so this function, which runs before every shared library's
+// constructor, re-executes zoo once with the variable set. That costs the dynamic loading only
+// (about 30 ms; LibTorch's own start-up has not run yet). A user's OMP_WAIT_POLICY or
+// GOMP_SPINCOUNT is kept as it is. If the re-execution fails, zoo goes on with libgomp's defaults.
+void set_openmp_spin_count(int /*argc*/, char** argv, char** envp) {
+  if (argv == nullptr || envp == nullptr) return;
+  size_t count = 0;
+  for (; envp[count] != nullptr; ++count) {
+    if (std::strncmp(envp[count], "OMP_WAIT_POLICY=", 16) == 0 ||
+        std::strncmp(envp[count], "GOMP_SPINCOUNT=", 15) == 0) {
+      return;
+    }
+  }
+  char** env = static_cast<char**>(std::malloc((count + 2) * sizeof(char*)));
+  if (env == nullptr) return;
+  std::memcpy(env, envp, count * sizeof(char*));
+  static char spin[] = "GOMP_SPINCOUNT=10000";
+  env[count] = spin;
+  env[count + 1] = nullptr;
+  ::execve("/proc/self/exe", argv, env);
+  std::free(env);
+}
+
+__attribute__((section(".preinit_array"), used)) void (*const run_before_libraries)(int, char**, char**) =
+    set_openmp_spin_count;
 
 void setup_logging() {
   const bool color = std::getenv("NO_COLOR") == nullptr;

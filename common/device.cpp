@@ -6,9 +6,14 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -47,6 +52,51 @@ int smallest_quota(const std::filesystem::path& root, std::filesystem::path dir,
     dir = dir.parent_path();
   }
   return best;
+}
+
+std::string read_file(const char* path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The CPUs this process may run on (sched_getaffinity); empty when unknown.
+std::vector<int> affinity_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+struct Ticks {
+  unsigned long long idle = 0;   // idle + iowait
+  unsigned long long total = 0;  // every field but guest time, which user time already counts
+};
+
+// The `cpuN user nice system idle iowait irq softirq steal ...` lines of /proc/stat.
+std::map<int, Ticks> cpu_ticks(const std::string& stat) {
+  std::map<int, Ticks> out;
+  std::istringstream lines(stat);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() < 4 || line.compare(0, 3, "cpu") != 0 || !std::isdigit(static_cast<unsigned char>(line[3]))) {
+      continue;
+    }
+    std::istringstream fields(line.substr(3));
+    int cpu = -1;
+    fields >> cpu;
+    std::vector<unsigned long long> v;
+    for (unsigned long long x = 0; v.size() < 8 && fields >> x;) v.push_back(x);
+    if (cpu < 0 || v.size() < 5) continue;
+    Ticks t;
+    t.idle = v[3] + v[4];
+    for (unsigned long long x : v) t.total += x;
+    out[cpu] = t;
+  }
+  return out;
 }
 
 }  // namespace
@@ -90,14 +140,61 @@ int cgroup_cpu_quota(const std::string& proc_cgroup, const std::string& cgroup_r
 }
 
 int available_cores() {
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = std::max(1, CPU_COUNT(&set));
-  std::ifstream in("/proc/self/cgroup");
-  const std::string proc_cgroup((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const int quota = cgroup_cpu_quota(proc_cgroup, "/sys/fs/cgroup");
+  const std::vector<int> cpus = affinity_cpus();
+  const int cores = cpus.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
+                                 : static_cast<int>(cpus.size());
+  const int quota = cgroup_cpu_quota(read_file("/proc/self/cgroup"), "/sys/fs/cgroup");
   return quota > 0 ? std::min(cores, quota) : cores;
+}
+
+double idle_cores_between(const std::string& before, const std::string& after, const std::vector<int>& cpus) {
+  const auto a = cpu_ticks(before);
+  const auto b = cpu_ticks(after);
+  double idle = 0.0;
+  bool any = false;
+  for (int cpu : cpus) {
+    const auto i = a.find(cpu);
+    const auto j = b.find(cpu);
+    if (i == a.end() || j == b.end() || j->second.total <= i->second.total) continue;
+    const double total = double(j->second.total - i->second.total);
+    const double free = double(j->second.idle - std::min(j->second.idle, i->second.idle));
+    idle += std::min(1.0, free / total);
+    any = true;
+  }
+  return any ? idle : -1.0;
+}
+
+int default_threads(int local_ranks, double sample_seconds) {
+  local_ranks = std::max(1, local_ranks);
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    // Per process, as OpenMP and torchrun mean it; the list form "4,2" starts with the outer level.
+    try {
+      const int n = std::stoi(env);
+      if (n > 0) return n;
+    } catch (const std::exception&) {
+    }
+  }
+  const int cores = available_cores();
+  int threads = cores;
+  const std::vector<int> cpus = affinity_cpus();
+  const std::string before = read_file("/proc/stat");
+  if (!cpus.empty() && !before.empty() && sample_seconds > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(sample_seconds));
+    const double idle = idle_cores_between(before, read_file("/proc/stat"), cpus);
+    if (idle >= 0) threads = std::clamp(static_cast<int>(std::lround(idle)), 1, cores);
+  }
+  return std::max(1, threads / local_ranks);
+}
+
+int resolve_threads(int requested, int local_ranks) {
+  return requested > 0 ? requested : default_threads(local_ranks);
+}
+
+std::string openmp_wait_setting() {
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}) {
+    if (const char* value = std::getenv(name)) return std::string(name) + "=" + value;
+  }
+  return "libgomp default";
 }
 
 c10::Device parse_device(const std::string& name) {

@@ -420,9 +420,19 @@ TEST(DataCli, TrainLogsWhatItResolved) {
   EXPECT_EQ(config["resolved"]["input"], (std::vector<int>{3, 28, 28}));
   EXPECT_EQ(config["resolved"]["threads"], 1);
   EXPECT_EQ(config["resolved"]["device"], "cpu");
+  // zoo limits OpenMP's spinning unless the user chose a wait policy (app/main.cpp).
+  EXPECT_EQ(config["resolved"]["openmp_wait"], "GOMP_SPINCOUNT=10000");
   // A run's config.json is a valid --config: "resolved" is what the run found, not an option.
   r = run_zoo("train resnet18 --config " + tmp / "runs/fm/config.json" + " --name again --runs-dir " + tmp / "runs");
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Without --threads: OMP_NUM_THREADS when set; a wait policy the user chose is kept.
+  r = run_zoo("train lenet5 --data " + tmp / "fashion-mnist" + " --epochs 1 --max-steps 1 --batch-size 8 "
+              "--name auto --runs-dir " + tmp / "runs", "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  config = nlohmann::json::parse(test::read_file(tmp / "runs/auto/config.json"));
+  EXPECT_EQ(config["threads"], 0);
+  EXPECT_EQ(config["resolved"]["threads"], 2);
+  EXPECT_EQ(config["resolved"]["openmp_wait"], "OMP_WAIT_POLICY=passive");
 }
 
 TEST(DataCli, TrainFlagsAreValidated) {

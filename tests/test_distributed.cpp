@@ -170,6 +170,39 @@ TEST(Cores, CgroupQuotaInCoresRoundedUp) {
   EXPECT_GE(available_cores(), 1);
 }
 
+TEST(Cores, IdleCoresFromProcStat) {
+  // cpu0 idle through the interval, cpu1 busy, cpu2 half idle (iowait counts as idle); cpu3 is
+  // not ours. Ticks: user nice system idle iowait irq softirq steal.
+  const std::string before =
+      "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 0 0 0 100 0 0 0 0 0 0\ncpu1 100 0 0 0 0 0 0 0 0 0\n"
+      "cpu2 0 0 0 0 0 0 0 0 0 0\ncpu3 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n";
+  const std::string after =
+      "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 0 0 0 200 0 0 0 0 0 0\ncpu1 190 0 10 0 0 0 0 0 0 0\n"
+      "cpu2 25 0 25 25 25 0 0 0 0 0\ncpu3 0 0 0 100 0 0 0 0 0 0\nintr 1 2 3\n";
+  EXPECT_DOUBLE_EQ(idle_cores_between(before, after, {0, 1, 2}), 1.5);
+  EXPECT_DOUBLE_EQ(idle_cores_between(before, after, {1}), 0.0);
+  EXPECT_DOUBLE_EQ(idle_cores_between(before, after, {0, 3}), 2.0);
+  EXPECT_LT(idle_cores_between(before, before, {0, 1}), 0.0);  // no tick passed
+  EXPECT_LT(idle_cores_between(before, after, {7}), 0.0);      // not in the snapshots
+  EXPECT_LT(idle_cores_between("garbage", after, {0}), 0.0);
+}
+
+TEST(Cores, DefaultThreadsFollowOmpNumThreadsElseIdleCores) {
+  const char* saved = std::getenv("OMP_NUM_THREADS");
+  const std::string keep = saved ? saved : "";
+  ::setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(default_threads(1), 3);
+  EXPECT_EQ(default_threads(2), 3);  // per process, as torchrun sets it for each rank
+  EXPECT_EQ(resolve_threads(5), 5);
+  ::unsetenv("OMP_NUM_THREADS");
+  const int idle = default_threads(1, 0.05);
+  EXPECT_GE(idle, 1);
+  EXPECT_LE(idle, available_cores());
+  EXPECT_EQ(default_threads(1, 0.0), available_cores());  // no sample: every available core
+  EXPECT_EQ(default_threads(available_cores() + 1, 0.0), 1);
+  if (saved) ::setenv("OMP_NUM_THREADS", keep.c_str(), 1);
+}
+
 // ---- processes --------------------------------------------------------------------------
 
 // The largest |a - b| / max|b| over the tensors of two checkpoints' models.

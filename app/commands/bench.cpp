@@ -22,7 +22,7 @@ namespace {
 
 struct BenchCommandOptions {
   BenchOptions bench;
-  int threads = 1;      // 0: one per available core
+  int threads = 0;      // 0: resolve_threads
   bool peak = false;    // measure the matmul peak instead of a model
   bool no_peak = false; // skip the in-process peak (no "% of peak")
   bool json = false;
@@ -56,7 +56,7 @@ void run_peak(const BenchCommandOptions& opts, int threads) {
 }
 
 void run_bench(BenchCommandOptions opts) {
-  const int threads = opts.threads > 0 ? opts.threads : available_cores();
+  const int threads = resolve_threads(opts.threads);
   at::set_num_threads(threads);
   if (opts.peak) {
     run_peak(opts, threads);
@@ -103,8 +103,7 @@ void register_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--channels-last", b.channels_last, "Channels-last weights and input");
   cmd->add_option("--device", b.device, "cpu, cuda or cuda:N (CUDA builds)")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
-      ->check(CLI::NonNegativeNumber)
+  add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->add_option("--input-size", b.input_size, "Input height and width; 0: the model's default")
       ->capture_default_str();

@@ -107,7 +107,7 @@ std::string numbered(const std::string& path, size_t i, size_t count) {
 
 void run_caption(CaptionOptions opts) {
   if (opts.images.empty()) throw usage_error("no image given; HINT: zoo caption photo.jpg [more.png ...]");
-  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  at::set_num_threads(resolve_threads(opts.threads));
   if (opts.weights.empty()) opts.weights = newest_captioner(opts.runs_dir);
   LoadedCaptioner lc = load_captioner(opts.weights);
   if (!opts.attention_map.empty() && !lc.model->options().attention) {
@@ -169,8 +169,7 @@ void register_caption(CLI::App& app) {
   cmd->add_option("--attention-map", opts->attention_map,
                   "Write the attention over the image for each word to this PNG (several images: "
                   "NAME-0.png, NAME-1.png ...); models trained with --attention");
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
-      ->check(CLI::NonNegativeNumber)
+  add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout: captions, top beams and scores");
   cmd->callback([opts] { run_caption(*opts); });

@@ -31,4 +31,10 @@ std::string take_model_name(std::vector<std::string>& inputs);
 // a captioner, whose help lines start with `prefix`).
 void add_beam_options(CLI::App* cmd, BeamOptions& beam, const std::string& prefix = "");
 
+// The help line of every command's --threads (0: resolve_threads in common/device.h).
+extern const char* const kThreadsHelp;
+
+// --threads, non-negative.
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads);
+
 }  // namespace zoo

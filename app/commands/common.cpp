@@ -21,6 +21,15 @@ std::string take_model_name(std::vector<std::string>& inputs) {
   return "";
 }
 
+const char* const kThreadsHelp =
+    "LibTorch intra-op threads; 0 (the default): the available cores (CPU affinity and cgroup "
+    "quota) that are idle at the start, or OMP_NUM_THREADS when set; 1: the steadiest where other "
+    "work shares the cores";
+
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {
+  return cmd->add_option("--threads", threads, kThreadsHelp)->check(CLI::NonNegativeNumber);
+}
+
 void add_beam_options(CLI::App* cmd, BeamOptions& beam, const std::string& prefix) {
   cmd->add_option("--beam", beam.beam, prefix + "beam width; 1: greedy decoding")
       ->check(CLI::PositiveNumber)

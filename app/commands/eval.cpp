@@ -38,7 +38,7 @@ struct EvalOptions {
   std::string data;
   std::string split = "test";
   int64_t batch_size = 0;  // 0: 256 images; charlm: the run's own streams
-  int threads = 1;  // 0: one per available core
+  int threads = 0;  // 0: resolve_threads
   int workers = 1;
   bool json = false;
   std::string confusion = "auto";  // "auto": see default_confusion_path; "": none
@@ -135,7 +135,7 @@ void run_eval(EvalOptions opts) {
     throw usage_error("unexpected argument '" + opts.model.front() + "'; HINT: zoo eval [MODEL] "
                       "--weights CKPT [--data D]");
   }
-  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  at::set_num_threads(resolve_threads(opts.threads));
   // A zoo checkpoint is read once; its metadata says which kind of model it holds.
   std::optional<Checkpoint> ckpt;
   if (!is_weights_reference(opts.weights) && weights_format_of(opts.weights) == WeightsFormat::kZooCheckpoint) {
@@ -243,8 +243,7 @@ void register_eval(CLI::App& app) {
                   "Samples per forward pass; default 256 (charlm: streams, default the run's own "
                   "--batch-size, so that its validation tail scores as in training)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
-      ->check(CLI::NonNegativeNumber)
+  add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->add_option("--workers", opts->workers, "Data loader threads")
       ->check(CLI::NonNegativeNumber)

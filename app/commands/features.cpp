@@ -28,7 +28,7 @@ struct FeaturesOptions {
   std::string out;
   std::string split = "all";  // train | val | all
   int64_t batch_size = 128;
-  int threads = 1;
+  int threads = 0;  // 0: resolve_threads
   int workers = 2;
 };
 
@@ -38,7 +38,7 @@ void run_features(FeaturesOptions opts) {
     throw usage_error("unexpected argument '" + opts.model.front() + "'; HINT: zoo features [MODEL] "
                       "--weights W --data D --out feats.safetensors");
   }
-  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  at::set_num_threads(resolve_threads(opts.threads));
   LoadedClassifier loaded = load_classifier(opts.weights, expected);
   std::string data = opts.data;
   DataSplits splits = open_eval_data(loaded, opts.weights, data);
@@ -91,7 +91,7 @@ void register_features(CLI::App& app) {
       ->check(CLI::IsMember({"train", "val", "all"}))
       ->capture_default_str();
   cmd->add_option("--batch-size", opts->batch_size, "Images per forward pass")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")->capture_default_str();
+  add_threads_option(cmd, opts->threads)->capture_default_str();
   cmd->add_option("--workers", opts->workers, "Data loader threads")->capture_default_str();
   cmd->callback([opts] { run_features(*opts); });
 }

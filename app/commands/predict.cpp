@@ -23,7 +23,7 @@ struct PredictOptions {
   std::string weights;
   bool transform_input = false;
   int64_t top_k = 5;
-  int threads = 1;  // 0: one per available core
+  int threads = 0;  // 0: resolve_threads
   bool json = false;
 };
 
@@ -32,7 +32,7 @@ void run_predict(PredictOptions opts) {
   if (opts.inputs.empty()) {
     throw usage_error("no image given; HINT: zoo predict --weights CKPT image.png [more.jpg ...]");
   }
-  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  at::set_num_threads(resolve_threads(opts.threads));
   LoadedClassifier loaded = load_classifier(opts.weights, expected, opts.transform_input);
   require_trained_head(loaded, "zoo predict");
   std::vector<torch::Tensor> images;
@@ -75,8 +75,7 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
-      ->check(CLI::NonNegativeNumber)
+  add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->add_flag("--transform-input", opts->transform_input,
                 "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "

@@ -28,7 +28,7 @@ struct SampleCommandOptions {
   double top_p = 1.0;
   int64_t seed = -1;  // negative: a random seed, logged
   bool greedy = false;
-  int threads = 1;
+  int threads = 0;  // 0: resolve_threads
 };
 
 void run_sample(const SampleCommandOptions& opts) {
@@ -36,7 +36,7 @@ void run_sample(const SampleCommandOptions& opts) {
     throw usage_error("zoo sample generates text from a charlm checkpoint, got '" + opts.model.back() +
                       "'; HINT: zoo sample [charlm] --weights runs/charlm-1/checkpoints/best.pt");
   }
-  at::set_num_threads(opts.threads > 0 ? opts.threads : available_cores());
+  at::set_num_threads(resolve_threads(opts.threads));
   LoadedLanguageModel lm = load_language_model(opts.weights);
   SampleOptions o;
   o.prime = decode_utf8(opts.prime, Utf8Errors::kStrict, "--prime");
@@ -77,7 +77,7 @@ void register_sample(CLI::App& app) {
   cmd->add_option("--seed", opts->seed, "Seed of the draws (the same seed, the same text); default: "
                   "random, logged on stderr");
   cmd->add_flag("--greedy", opts->greedy, "Always take the most likely character (as --temperature 0)");
-  cmd->add_option("--threads", opts->threads, "LibTorch intra-op threads; 0: one per available core")
+  add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->callback([opts] { run_sample(*opts); });
 }

@@ -295,9 +295,7 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_flag("--channels-last", c.channels_last, "Channels-last memory layout for weights and inputs");
   option("--device", c.device, "cpu, cuda or cuda:N (CUDA builds of zoo)");
-  option("--threads", c.threads,
-         "LibTorch intra-op threads; 0: one per available core. 1 is the default: robust when "
-         "other work shares the cores (docs/BENCHMARKS.md)");
+  option("--threads", c.threads, kThreadsHelp);
   option("--workers", c.workers,
          "Data loader threads (0: load in the training thread); 2 measured best on 2 cores "
          "(docs/BENCHMARKS.md)");

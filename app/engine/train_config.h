@@ -81,7 +81,7 @@ struct TrainConfig {
   std::string precision = "fp32";    // fp32 | bf16 | fp16 (CUDA)
   bool channels_last = false;
   std::string device = "cpu";        // cpu | cuda | cuda:N
-  int threads = 1;                   // LibTorch intra-op threads; 0: one per available core
+  int threads = 0;                   // LibTorch intra-op threads; 0: resolve_threads (common/device.h)
   int workers = 2;                   // loader threads (measured: docs/BENCHMARKS.md)
   uint64_t seed = 42;
   bool deterministic = false;

@@ -180,9 +180,9 @@ void save_best(const Run& run) {
 }
 
 // Threads, determinism and the seed, before anything random happens.
-// --threads 0 shares the cores among the ranks of this machine.
+// --threads 0 shares the idle cores among the ranks of this machine.
 void configure_runtime(const TrainConfig& config, int local_ranks) {
-  at::set_num_threads(config.threads > 0 ? config.threads : std::max(1, available_cores() / local_ranks));
+  at::set_num_threads(resolve_threads(config.threads, local_ranks));
   at::globalContext().setDeterministicAlgorithms(config.deterministic, /*warn_only=*/false);
   at::globalContext().setDeterministicCuDNN(config.deterministic);
   at::globalContext().setBenchmarkCuDNN(!config.deterministic);
@@ -612,6 +612,7 @@ nlohmann::json resolved(const Run& run) {
   r["precision"] = precision_name(run.precision);
   r["device"] = run.device.str();
   r["threads"] = at::get_num_threads();
+  r["openmp_wait"] = openmp_wait_setting();
   r["workers"] = run.config.workers;
   if (run.dist) {
     r["ranks"] = run.world_size();
