@@ -68,16 +68,20 @@ int64_t conv_macs(const at::RecordFunction& fn) {
   return (transposed ? input->numel() : out->numel()) * per_element;
 }
 
+// The activation input of a counted op: conv(x, W, ...); linear(x, W[N,K]);
+// addmm(bias, a[M,K], b); baddbmm(bias, a[B,M,K], b); mm/matmul/bmm(a, b).
+const at::Tensor* activation(const at::RecordFunction& fn, OpKind kind) {
+  const char* name = fn.name();
+  const bool bias_first = kind == OpKind::kMatmul && (std::strcmp(name, "aten::addmm") == 0 ||
+                                                      std::strcmp(name, "aten::baddbmm") == 0);
+  return tensor_arg(fn, bias_first ? 1 : 0);
+}
+
 // Matrix products: output elements times the contracted size K.
 int64_t matmul_macs(const at::RecordFunction& fn) {
   const at::Tensor* out = first_output(fn);
-  if (out == nullptr) return 0;
-  const char* name = fn.name();
-  // linear(x, W[N,K]); addmm(bias, a[M,K], b); baddbmm(bias, a[B,M,K], b); mm/matmul/bmm(a, b)
-  const bool bias_first = std::strcmp(name, "aten::addmm") == 0 ||
-                          std::strcmp(name, "aten::baddbmm") == 0;
-  const at::Tensor* a = tensor_arg(fn, bias_first ? 1 : 0);
-  if (a == nullptr || a->dim() == 0) return 0;
+  const at::Tensor* a = activation(fn, OpKind::kMatmul);
+  if (out == nullptr || a == nullptr || a->dim() == 0) return 0;
   return out->numel() * a->size(-1);
 }
 
@@ -92,13 +96,13 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (kind == OpKind::kNone) return;
   if (tls_depth > 0) --tls_depth;
   if (ctx == nullptr) return;
+  const int64_t macs = kind == OpKind::kConv ? conv_macs(fn) : matmul_macs(fn);
+  const at::Tensor* input = activation(fn, kind);
+  const bool no_input_grad = input != nullptr && !input->requires_grad();
   for (MacCounter* c = tls_counter; c != nullptr; c = MacCounterAccess::outer(c)) {
     MacCount& count = MacCounterAccess::count(c);
-    if (kind == OpKind::kConv) {
-      count.conv += conv_macs(fn);
-    } else {
-      count.linear += matmul_macs(fn);
-    }
+    (kind == OpKind::kConv ? count.conv : count.linear) += macs;
+    if (no_input_grad) count.without_input_grad += macs;
   }
 }
 
@@ -128,6 +132,13 @@ MacCount count_macs(const std::function<void()>& fn) {
 
 MacCount count_macs(ClassifierImpl& model, const std::array<int64_t, 3>& input_shape) {
   torch::NoGradGuard no_grad;
+  model.eval();
+  const auto x = torch::zeros({1, input_shape[0], input_shape[1], input_shape[2]});
+  return count_macs([&] { model.forward(x); });
+}
+
+MacCount count_training_macs(ClassifierImpl& model, const std::array<int64_t, 3>& input_shape) {
+  torch::AutoGradMode grad(true);
   model.eval();
   const auto x = torch::zeros({1, input_shape[0], input_shape[1], input_shape[2]});
   return count_macs([&] { model.forward(x); });

@@ -21,7 +21,13 @@ namespace zoo {
 struct MacCount {
   int64_t conv = 0;    // convolutions
   int64_t linear = 0;  // linear / matrix products
+  // Of those, the ops whose input (activation) does not require grad, such as the first layer
+  // of a network: their backward computes the weight's gradient but none for the input.
+  int64_t without_input_grad = 0;
   int64_t total() const { return conv + linear; }
+  // A training step's MACs: the forward, the weights' gradients (as many as the forward) and the
+  // inputs' gradients (as many, less the ops whose input needs none).
+  int64_t training() const { return 3 * total() - without_input_grad; }
 };
 
 // Counts while alive, on the constructing thread only. Counters nest: an inner counter sees
@@ -46,6 +52,10 @@ MacCount count_macs(const std::function<void()>& fn);
 
 // The MACs of one eval-mode forward of a 1 x C x H x W input (the model is left in eval mode).
 MacCount count_macs(ClassifierImpl& model, const std::array<int64_t, 3>& input_shape);
+
+// The same with gradients enabled, as in training (the input needs no gradient), so that
+// `without_input_grad` is filled in; the model is left in eval mode, its gradients untouched.
+MacCount count_training_macs(ClassifierImpl& model, const std::array<int64_t, 3>& input_shape);
 
 // One row of a per-layer report: a Stage run once on the previous stage's output.
 struct LayerProfile {

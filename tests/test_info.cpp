@@ -75,6 +75,22 @@ TEST(Profile, MacsMatchTorchvision) {
   EXPECT_EQ(count_macs(*build_default("resnet18"), {3, 64, 64}).total(), 148557824);
 }
 
+// A training step computes no input gradient for the layers fed by the data alone: for
+// ResNet-50 that is conv1 (64 x 112 x 112 outputs x 3 x 7 x 7), and for LeNet-5 its first conv.
+TEST(Profile, TrainingMacsLeaveOutTheFirstLayersInputGradient) {
+  auto resnet = build_default("resnet50");
+  const MacCount r = count_training_macs(*resnet, {3, 224, 224});
+  EXPECT_EQ(r.total(), 4089184256);
+  EXPECT_EQ(r.without_input_grad, int64_t(64) * 112 * 112 * 3 * 7 * 7);
+  EXPECT_EQ(r.training(), 3 * r.total() - r.without_input_grad);
+  for (const auto& p : resnet->parameters()) EXPECT_FALSE(p.grad().defined());
+  auto lenet = build_default("lenet5");
+  const MacCount l = count_training_macs(*lenet, {1, 28, 28});
+  EXPECT_EQ(l.without_input_grad, int64_t(6) * 28 * 28 * 25);  // conv1: 5x5, padding 2
+  // Without gradients nothing is told apart.
+  EXPECT_EQ(count_macs(*lenet, {1, 28, 28}).without_input_grad, l.total());
+}
+
 // For every registered classifier: the registry's parameter and MAC figures are what the
 // model has, running its stages equals forward (eval mode, small input), and the stages'
 // parameters add up to the model's.

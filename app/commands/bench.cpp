@@ -1,6 +1,6 @@
 // zoo bench MODEL [flags]: timed training or inference steps on synthetic input (Caffe's
-// `caffe time`): images/s, achieved GFLOP/s and the share of the matmul peak; --per-layer
-// times each top-level stage. zoo bench --peak: the fp32 and bf16 matmul peak of this machine.
+// `caffe time`): images/s, achieved GFLOP/s and the share of the peak; --per-layer
+// times each top-level stage. zoo bench --peak: the fp32 and bf16 peak of this machine (torch::mm and a oneDNN 1x1 convolution).
 // zoo bench [MODEL] --data D: the loader's throughput for MODEL's training pipeline. The work
 // is in app/engine/bench.h and app/commands/bench_data.h.
 #include "app/commands/bench_data.h"
@@ -23,7 +23,7 @@ namespace {
 struct BenchCommandOptions {
   BenchOptions bench;
   int threads = 0;      // 0: resolve_threads
-  bool peak = false;    // measure the matmul peak instead of a model
+  bool peak = false;    // measure the peak instead of a model
   bool no_peak = false; // skip the in-process peak (no "% of peak")
   bool json = false;
   BenchDataOptions data;  // loader throughput when data.data is set
@@ -39,16 +39,21 @@ void run_peak(const BenchCommandOptions& opts, int threads) {
   if (device.is_cuda()) precisions.push_back(Precision::kFp16);
   nlohmann::json out = {{"device", opts.bench.device}, {"threads", threads}, {"peaks", nlohmann::json::array()}};
   if (!opts.json) {
-    std::printf("torch::mm peak on %s, %d thread%s (best of %d per size)\n", opts.bench.device.c_str(),
-                threads, threads == 1 ? "" : "s", kPeakRepeats);
+    std::printf("peak on %s, %d thread%s: the best of n x n x n products as torch::mm and as a 1x1 "
+                "convolution (%s), best of %d per size\n",
+                opts.bench.device.c_str(), threads, threads == 1 ? "" : "s", device.is_cpu() ? "oneDNN" : "cuDNN",
+                kPeakRepeats);
   }
   for (Precision p : precisions) {
-    const PeakResult peak = measure_matmul_peak(p, device, kPeakSizes, kPeakRepeats);
+    const PeakResult peak = measure_peak(p, device, kPeakSizes, kPeakRepeats);
     out["peaks"].push_back(to_json(peak));
     if (opts.json) continue;
-    std::printf("%-5s %8.1f GFLOP/s  (", precision_name(p), peak.gflops);
-    for (size_t i = 0; i < peak.sizes.size(); ++i) {
-      std::printf("%s%lld: %.1f", i ? ", " : "", (long long)peak.sizes[i].n, peak.sizes[i].gflops);
+    std::printf("%-5s %8.1f GFLOP/s  (mm", precision_name(p), peak.gflops);
+    for (const auto& s : peak.sizes) std::printf(" %lld: %.1f", (long long)s.n, s.mm_gflops);
+    std::printf("; 1x1 conv");
+    if (peak.conv_gflops <= 0) std::printf(" not available");
+    for (const auto& s : peak.sizes) {
+      if (s.conv_gflops > 0) std::printf(" %lld: %.1f", (long long)s.n, s.conv_gflops);
     }
     std::printf(")\n");
   }
@@ -90,7 +95,7 @@ void register_bench(CLI::App& app) {
   auto opts = std::make_shared<BenchCommandOptions>();
   BenchOptions& b = opts->bench;
   CLI::App* cmd = app.add_subcommand(
-      "bench", "Time training or inference steps of a model on synthetic input; --peak: matmul peak");
+      "bench", "Time training or inference steps of a model on synthetic input; --peak: the machine's peak");
   cmd->add_option("model", b.model,
                   "Model name (see `zoo list`); not needed with --peak; with --data, whose input "
                   "pipeline (size, normalization) to time (default resnet50)");
@@ -115,8 +120,8 @@ void register_bench(CLI::App& app) {
   cmd->add_flag("--per-layer", b.per_layer,
                 "Also time each top-level stage (as in `zoo info`), forward and backward");
   cmd->add_flag("--peak", opts->peak,
-                "Measure the fp32 and bf16 torch::mm peak (GFLOP/s) at --threads instead of a model");
-  cmd->add_flag("--no-peak", opts->no_peak, "Skip the in-process matmul peak (no % of peak)");
+                "Measure the fp32 and bf16 peak (GFLOP/s; torch::mm and oneDNN 1x1 convolution) at --threads instead of a model");
+  cmd->add_flag("--no-peak", opts->no_peak, "Skip the in-process peak (no % of peak)");
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   BenchDataOptions& d = opts->data;
   auto* data = cmd->add_option("--data", d.data,
@@ -141,10 +146,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--seed", d.seed, "--data: seed of shuffling and augmentation")
       ->capture_default_str()
       ->needs(data);
-  cmd->footer(
-      "GFLOP/s = 2 x multiply-adds (conv + linear, as `zoo info`) x images/s, x3 for a training "
-      "step (backward ~ 2x forward). % of peak compares with torch::mm at the same precision "
-      "and threads, measured in the same process.");
+  cmd->footer(std::string("GFLOP/s: ") + kFlopConvention +
+              ". % of peak: against the best of torch::mm and a oneDNN 1x1 convolution (n x n x n, "
+              "n = 2048) at the same precision and threads, measured in the same process; "
+              "--peak tries n = 1024, 2048 and 4096.");
   cmd->callback([opts] { run_bench(*opts); });
 }
 

@@ -6,6 +6,7 @@
 #include "models/profile.h"
 #include "models/registry.h"
 
+#include <ATen/ops/mkldnn_convolution.h>
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
@@ -15,9 +16,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 namespace zoo {
+
+const char* const kFlopConvention =
+    "2 FLOPs per multiply-add of convolutions and matrix products (as `zoo info`); a training step "
+    "counts the forward, the weights' gradients (as many as the forward) and the inputs' gradients "
+    "(as many, less the layers fed by the data alone, whose input needs none); element-wise ops, "
+    "batch norm and pooling are not counted";
 
 namespace {
 
@@ -68,26 +76,60 @@ at::ScalarType peak_dtype(Precision p) {
 
 }  // namespace
 
-PeakResult measure_matmul_peak(Precision precision, const torch::Device& device,
-                               const std::vector<int64_t>& sizes, int repeats) {
+namespace {
+
+// The best GFLOP/s of `fn` (which computes `flops`) over `repeats` timed calls after one untimed.
+double best_gflops(const std::function<void()>& fn, double flops, int repeats, const torch::Device& device) {
+  fn();  // first touch, kernel selection, weight reorders
+  sync(device);
+  double best = 0.0;
+  for (int r = 0; r < std::max(1, repeats); ++r) {
+    const auto start = Clock::now();
+    fn();
+    sync(device);
+    best = std::max(best, flops / seconds_since(start) / 1e9);
+  }
+  return best;
+}
+
+}  // namespace
+
+PeakResult measure_peak(Precision precision, const torch::Device& device, const std::vector<int64_t>& sizes,
+                        int repeats) {
   torch::NoGradGuard no_grad;
   PeakResult result;
   result.precision = precision;
   const auto options = torch::TensorOptions().dtype(peak_dtype(precision)).device(device);
   for (int64_t n : sizes) {
-    const auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
-    auto c = torch::mm(a, b);  // untimed: first-touch, kernel selection
-    sync(device);
-    double best = 0.0;
-    for (int r = 0; r < std::max(1, repeats); ++r) {
-      const auto start = Clock::now();
-      torch::mm_out(c, a, b);
-      sync(device);
-      best = std::max(best, 2.0 * double(n) * double(n) * double(n) / seconds_since(start) / 1e9);
+    if (n < 64 || n % 64 != 0) throw internal_error("peak sizes must be multiples of 64");
+    const double flops = 2.0 * double(n) * double(n) * double(n);
+    PeakSize size{n};
+    {
+      const auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+      auto c = torch::mm(a, b);
+      size.mm_gflops = best_gflops([&] { torch::mm_out(c, a, b); }, flops, repeats, device);
     }
-    result.sizes.push_back({n, best});
-    result.gflops = std::max(result.gflops, best);
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    const auto x = torch::randn({n / 64, n, 8, 8}, options).contiguous(cl);
+    const auto w = torch::randn({n, n, 1, 1}, options).contiguous(cl);
+    try {
+      size.conv_gflops = best_gflops(
+          [&] {
+            if (device.is_cpu()) {
+              at::mkldnn_convolution(x, w, c10::nullopt, {0, 0}, {1, 1}, {1, 1}, 1);
+            } else {
+              at::conv2d(x, w);
+            }
+          },
+          flops, repeats, device);
+    } catch (const c10::Error&) {
+      size.conv_gflops = 0.0;  // this precision has no such kernel here (oneDNN bf16 needs AVX-512)
+    }
+    result.mm_gflops = std::max(result.mm_gflops, size.mm_gflops);
+    result.conv_gflops = std::max(result.conv_gflops, size.conv_gflops);
+    result.sizes.push_back(size);
   }
+  result.gflops = std::max(result.mm_gflops, result.conv_gflops);
   return result;
 }
 
@@ -115,6 +157,7 @@ BenchResult run_model_bench(const BenchOptions& options) {
       r.options.input_size == info.input_shape[1] && r.options.num_classes == default_classes;
   try {
     r.macs_per_image = registry_macs ? info.macs : count_macs(*model, r.input).total();
+    r.step_macs_per_image = train ? count_training_macs(*model, r.input).training() : r.macs_per_image;
   } catch (const c10::Error& e) {
     throw usage_error(info.name + " cannot run on a " + std::to_string(r.options.input_size) + "x" +
                       std::to_string(r.options.input_size) + " input: " + e.what_without_backtrace() +
@@ -177,7 +220,7 @@ BenchResult run_model_bench(const BenchOptions& options) {
     r.optimizer_s = median(phase[2]);
   }
   r.images_per_s = double(options.batch_size) / r.median_s;
-  r.gflops = 2.0 * double(r.macs_per_image) * (train ? 3.0 : 1.0) * r.images_per_s / 1e9;
+  r.gflops = 2.0 * double(r.step_macs_per_image) * r.images_per_s / 1e9;
 
   if (options.per_layer) {
     const std::vector<Stage> stages = model->stages();
@@ -228,7 +271,7 @@ BenchResult run_model_bench(const BenchOptions& options) {
   }
 
   if (options.peak) {
-    r.peak_gflops = measure_matmul_peak(precision, device, kQuickPeakSizes, kQuickPeakRepeats).gflops;
+    r.peak_gflops = measure_peak(precision, device, kQuickPeakSizes, kQuickPeakRepeats).gflops;
   }
   return r;
 }
@@ -248,6 +291,7 @@ nlohmann::json to_json(const BenchResult& r) {
       {"warmup", o.warmup},
       {"iters", o.iters},
       {"macs_per_image", r.macs_per_image},
+      {"step_macs_per_image", r.step_macs_per_image},
       {"step_seconds", r.step_seconds},
       {"median_s", r.median_s},
       {"images_per_s", r.images_per_s},
@@ -255,7 +299,7 @@ nlohmann::json to_json(const BenchResult& r) {
       {"backward_s", r.backward_s},
       {"optimizer_s", r.optimizer_s},
       {"gflops", r.gflops},
-      {"flop_convention", "2 FLOPs per multiply-add (conv + linear); train = 3x forward (backward ~ 2x forward)"},
+      {"flop_convention", kFlopConvention},
       {"peak_gflops", r.peak_gflops > 0 ? nlohmann::json(r.peak_gflops) : nlohmann::json(nullptr)},
       {"peak_fraction", r.peak_gflops > 0 ? nlohmann::json(r.gflops / r.peak_gflops) : nlohmann::json(nullptr)},
   };
@@ -275,8 +319,12 @@ nlohmann::json to_json(const BenchResult& r) {
 
 nlohmann::json to_json(const PeakResult& r) {
   nlohmann::json sizes = nlohmann::json::array();
-  for (const auto& s : r.sizes) sizes.push_back({{"n", s.n}, {"gflops", s.gflops}});
-  return {{"precision", precision_name(r.precision)}, {"gflops", r.gflops}, {"sizes", sizes}};
+  const auto or_null = [](double v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  for (const auto& s : r.sizes) {
+    sizes.push_back({{"n", s.n}, {"mm_gflops", s.mm_gflops}, {"conv1x1_gflops", or_null(s.conv_gflops)}});
+  }
+  return {{"precision", precision_name(r.precision)}, {"gflops", r.gflops}, {"mm_gflops", r.mm_gflops},
+          {"conv1x1_gflops", or_null(r.conv_gflops)}, {"sizes", sizes}};
 }
 
 std::string format_report(const BenchResult& r) {
@@ -303,13 +351,13 @@ std::string format_report(const BenchResult& r) {
                   1e3 * r.forward_s, 1e3 * r.backward_s, 1e3 * r.optimizer_s);
     out += line;
   }
-  const bool giga = r.macs_per_image >= 10'000'000;
-  std::snprintf(line, sizeof line, "  %.3f %s per image x 2 FLOPs%s: %.1f GFLOP/s",
-                r.macs_per_image / (giga ? 1e9 : 1e6), giga ? "GMACs" : "MMACs",
-                train ? " x 3 (backward ~ 2x forward)" : "", r.gflops);
+  const bool giga = r.step_macs_per_image >= 10'000'000;
+  std::snprintf(line, sizeof line, "  %.3f %s per image%s x 2 FLOPs: %.1f GFLOP/s",
+                r.step_macs_per_image / (giga ? 1e9 : 1e6), giga ? "GMACs" : "MMACs",
+                train ? " (forward, weight and input gradients)" : "", r.gflops);
   out += line;
   if (r.peak_gflops > 0) {
-    std::snprintf(line, sizeof line, ", %.0f%% of the %s matmul peak (%.1f GFLOP/s, same threads)",
+    std::snprintf(line, sizeof line, ", %.0f%% of the %s peak (%.1f GFLOP/s, same threads)",
                   100.0 * r.gflops / r.peak_gflops, o.precision.c_str(), r.peak_gflops);
     out += line;
   }

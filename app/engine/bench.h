@@ -1,6 +1,6 @@
 // Model and machine benchmarks behind `zoo bench` (Caffe's `caffe time`): timed training or
 // inference steps of a registered classifier on synthetic input, the achieved GFLOP/s from its
-// multiply-adds, and that as a share of the machine's measured matrix-multiply peak at the
+// multiply-adds, and that as a share of the machine's measured peak (measure_peak) at the
 // same precision and thread count; optionally per top-level stage, forward and backward.
 // Leaves out: data loading (synthetic input only) and sequence models.
 #pragma once
@@ -30,7 +30,7 @@ struct BenchOptions {
   int warmup = 3;
   int iters = 10;
   bool per_layer = false;
-  bool peak = true;                // measure the matmul peak for the % of peak figure
+  bool peak = true;                // measure the peak (measure_peak) for the % of peak figure
 };
 
 // One top-level stage (ClassifierImpl::stages()) timed on its own: the median over the timed
@@ -46,35 +46,45 @@ struct BenchResult {
   BenchOptions options;               // with zeros resolved
   std::array<int64_t, 3> input{};     // C, H, W
   int64_t macs_per_image = 0;         // forward, conv + linear (models/profile.h)
+  int64_t step_macs_per_image = 0;    // what a step computes: MacCount::training() or the forward
   std::vector<double> step_seconds;   // each timed iteration
   double median_s = 0.0;
   // Train mode: medians of forward + loss, backward, and SGD step + zero_grad + reading the loss.
   double forward_s = 0.0, backward_s = 0.0, optimizer_s = 0.0;
   double images_per_s = 0.0;
-  // 2 FLOPs per multiply-add; a training step counts 3 forwards (backward ~ 2x forward).
+  // 2 FLOPs per multiply-add of step_macs_per_image.
   double gflops = 0.0;
   double peak_gflops = 0.0;           // 0 when not measured
   std::vector<StageTiming> stages;    // with --per-layer
 };
 
+// How GFLOP/s are counted (for --help and the JSON report).
+extern const char* const kFlopConvention;
+
 // Runs the benchmark. Throws usage_error for a bad mode, precision, device or model.
 BenchResult run_model_bench(const BenchOptions& options);
 
-// The best GFLOP/s of square torch::mm products at one precision, on the current intra-op
-// thread count.
+// The machine's ceiling for one precision at the current intra-op thread count: the best
+// GFLOP/s of an n x n x n matrix product computed two ways, each the way a model's layers may
+// run it: torch::mm (on CPU, the BLAS LibTorch uses: OpenBLAS sgemm for fp32; oneDNN's matmul
+// for bf16 where the CPU has it) and a 1x1 convolution of n channels to n over n/64 x 8 x 8
+// channels-last inputs (on CPU, oneDNN's convolution, which runs ResNet's layers; cuDNN on CUDA).
 struct PeakSize {
   int64_t n = 0;
-  double gflops = 0.0;
+  double mm_gflops = 0.0;
+  double conv_gflops = 0.0;  // 0: not available at this precision
 };
 struct PeakResult {
   Precision precision = Precision::kFp32;
-  double gflops = 0.0;  // best over sizes
+  double gflops = 0.0;       // best over sizes and ways
+  double mm_gflops = 0.0;    // best over sizes
+  double conv_gflops = 0.0;  // best over sizes; 0: not available
   std::vector<PeakSize> sizes;
 };
-// sizes: the matrix sizes to try; repeats: timed products per size (best counts), after one
-// untimed product per size.
-PeakResult measure_matmul_peak(Precision precision, const torch::Device& device,
-                               const std::vector<int64_t>& sizes, int repeats);
+// sizes: n, multiples of 64; repeats: timed products per size and way (best counts), after one
+// untimed product.
+PeakResult measure_peak(Precision precision, const torch::Device& device, const std::vector<int64_t>& sizes,
+                        int repeats);
 
 nlohmann::json to_json(const BenchResult& r);
 nlohmann::json to_json(const PeakResult& r);
