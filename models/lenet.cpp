@@ -3,6 +3,7 @@
 #include "models/lenet.h"
 
 #include "common/error.h"
+#include "models/max_pool.h"
 #include "models/module_utils.h"
 
 #include <torch/nn/modules/activation.h>
@@ -31,10 +32,10 @@ LeNet5Impl::LeNet5Impl(const ModelOptions& options) : num_classes_(options.num_c
   nn::Sequential features;
   features->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, 6, 5).padding(pad)));  // 0
   features->push_back(nn::ReLU(nn::ReLUOptions(true)));                                 // 1
-  features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));                          // 2
+  features->push_back(MaxPool2d(nn::MaxPool2dOptions(2)));                          // 2
   features->push_back(nn::Conv2d(nn::Conv2dOptions(6, 16, 5)));                         // 3
   features->push_back(nn::ReLU(nn::ReLUOptions(true)));                                 // 4
-  features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));                          // 5
+  features->push_back(MaxPool2d(nn::MaxPool2dOptions(2)));                          // 5
   features_ = register_module("features", features);
   nn::Sequential classifier;
   classifier->push_back(nn::Linear(16 * 5 * 5, 120));       // 0

@@ -4,6 +4,7 @@
 #include "models/vgg.h"
 
 #include "models/batch_norm.h"
+#include "models/max_pool.h"
 
 #include "common/error.h"
 #include "models/module_utils.h"
@@ -57,7 +58,7 @@ VggImpl::VggImpl(const VggConfig& config, const ModelOptions& options)
   int64_t in_channels = options.in_channels == 0 ? 3 : options.in_channels;
   for (int64_t v : config.layers) {
     if (v == VggConfig::kPool) {
-      features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
+      features->push_back(MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
       continue;
     }
     features->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, v, 3).padding(1)));

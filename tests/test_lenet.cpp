@@ -2,14 +2,67 @@
 // that a few SGD steps on real-looking data reduce the loss.
 #include "common/error.h"
 #include "models/lenet.h"
+#include "models/max_pool.h"
 #include "models/registry.h"
 
 #include <gtest/gtest.h>
+#include <torch/nn/modules/pooling.h>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
 
 namespace zoo {
 namespace {
+
+bool same_bits(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() &&
+         std::memcmp(a.contiguous().data_ptr(), b.contiguous().data_ptr(), a.nbytes()) == 0;
+}
+
+// zoo's 2x2 max pooling against torch's, bit for bit: output and input gradient, on odd and
+// even sizes, with ties (ReLU zeros, rounded values), NaN, -inf and -0.0 gradients, on 1 and 2
+// threads; and the cases it leaves to torch.
+TEST(MaxPool, TwoByTwoIsBitIdenticalToTorch) {
+  torch::manual_seed(3);
+  const int threads = at::get_num_threads();
+  for (int t : {1, 2}) {
+    at::set_num_threads(t);
+    for (auto shape : {std::vector<int64_t>{64, 6, 28, 28}, {3, 5, 7, 9}, {2, 1, 2, 3}, {1, 16, 10, 10}}) {
+      auto x = torch::randn(shape);
+      x = torch::relu(torch::round(x * 2) / 2);  // many ties, zeros among them
+      x.view(-1)[0] = NAN;
+      x.view(-1)[5] = -INFINITY;
+      auto g = torch::randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2});
+      g.view(-1)[1] = -0.0f;
+      const auto a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
+      MaxPool2d pool(torch::nn::MaxPool2dOptions(2));
+      const auto ours = pool->forward(a);
+      const auto theirs = torch::max_pool2d(b, {2, 2});
+      EXPECT_TRUE(same_bits(ours, theirs)) << shape;
+      ours.backward(g);
+      theirs.backward(g);
+      EXPECT_TRUE(same_bits(a.grad(), b.grad())) << shape;
+    }
+  }
+  at::set_num_threads(threads);
+  // Other settings and inputs run torch's kernel, with the same result.
+  const auto x = torch::randn({2, 3, 9, 9});
+  for (const auto& o : {torch::nn::MaxPool2dOptions(3).stride(2), torch::nn::MaxPool2dOptions(2).padding(1),
+                        torch::nn::MaxPool2dOptions(2).ceil_mode(true)}) {
+    EXPECT_TRUE(same_bits(MaxPool2d(o)->forward(x), torch::nn::MaxPool2d(o)->forward(x)));
+  }
+  const auto cl = x.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(same_bits(MaxPool2d(torch::nn::MaxPool2dOptions(2))->forward(cl), torch::max_pool2d(cl, {2, 2})));
+  const auto half = x.to(torch::kBFloat16);
+  EXPECT_TRUE(same_bits(MaxPool2d(torch::nn::MaxPool2dOptions(2))->forward(half), torch::max_pool2d(half, {2, 2})));
+  std::ostringstream printed, torch_printed;
+  printed << *MaxPool2d(torch::nn::MaxPool2dOptions(2));
+  torch_printed << *torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2));
+  EXPECT_EQ(printed.str(), torch_printed.str());
+}
 
 TEST(LeNet, ShapesAndParameterCount) {
   for (int64_t size : {28, 32}) {
