@@ -22,8 +22,8 @@ namespace {
 // OpenMP threads (libgomp, under LibTorch and OpenBLAS) spin 300,000 times, about a millisecond,
 // waiting for work before they sleep. Where other processes share the cores, a spinning thread
 // takes the time slice its preempted partner needs, and a 2-thread LeNet-5 epoch ran 13x slower
-// than with 1 thread (docs/BENCHMARKS.md, "Thread defaults"); with 10,000 spins it is within
-// about 2x, and as fast as before on idle cores. libgomp reads GOMP_SPINCOUNT once, in its
+// than with 1 thread, and with 10,000 spins 2-3x (docs/BENCHMARKS.md, "Thread defaults"), as
+// fast as before on idle cores. libgomp reads GOMP_SPINCOUNT once, in its
 // constructor, before main() and before any environment change can reach it (glibc resets the
 // environment after .preinit_array), so this function, which runs before every shared library's
 // constructor, re-executes zoo once with the variable set. That costs the dynamic loading only
