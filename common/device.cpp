@@ -126,7 +126,7 @@ int cgroup_cpu_quota(const std::string& proc_cgroup, const std::string& cgroup_r
     bool cpu = false;
     while (std::getline(names, name, ',')) cpu = cpu || name == "cpu";
     if (!cpu) continue;
-    for (const fs::path mount : {root / controllers, root / "cpu"}) {  // v1: "cpu,cpuacct" or "cpu"
+    for (const fs::path& mount : {root / controllers, root / "cpu"}) {  // v1: "cpu,cpuacct" or "cpu"
       std::error_code ec;
       if (!fs::is_directory(mount, ec)) continue;
       v1 = smallest_quota(mount, mount / relative, [](const fs::path& dir) {
@@ -139,13 +139,19 @@ int cgroup_cpu_quota(const std::string& proc_cgroup, const std::string& cgroup_r
   return std::max(v2, v1);
 }
 
-int available_cores() {
-  const std::vector<int> cpus = affinity_cpus();
+namespace {
+
+// available_cores() for the affinity `cpus` (empty: unknown).
+int available_cores(const std::vector<int>& cpus) {
   const int cores = cpus.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
                                  : static_cast<int>(cpus.size());
   const int quota = cgroup_cpu_quota(read_file("/proc/self/cgroup"), "/sys/fs/cgroup");
   return quota > 0 ? std::min(cores, quota) : cores;
 }
+
+}  // namespace
+
+int available_cores() { return available_cores(affinity_cpus()); }
 
 double idle_cores_between(const std::string& before, const std::string& after, const std::vector<int>& cpus) {
   const auto a = cpu_ticks(before);
@@ -174,9 +180,9 @@ int default_threads(int local_ranks, double sample_seconds) {
     } catch (const std::exception&) {
     }
   }
-  const int cores = available_cores();
-  int threads = cores;
   const std::vector<int> cpus = affinity_cpus();
+  const int cores = available_cores(cpus);
+  int threads = cores;
   const std::string before = read_file("/proc/stat");
   if (!cpus.empty() && !before.empty() && sample_seconds > 0) {
     std::this_thread::sleep_for(std::chrono::duration<double>(sample_seconds));

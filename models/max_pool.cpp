@@ -5,12 +5,22 @@
 #include <torch/autograd.h>
 #include <torch/nn/functional/pooling.h>
 
-#include <cmath>
-#include <limits>
+#include <algorithm>
 
 namespace zoo {
 
 namespace {
+
+// The input the kernel takes: contiguous float32 N x C x H x W on the CPU, H and W >= 2.
+bool kernel_takes(const torch::Tensor& x) {
+  return x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.is_contiguous() &&
+         x.size(2) >= 2 && x.size(3) >= 2;
+}
+
+// Planes per parallel chunk: about 4096 outputs.
+int64_t planes_per_chunk(int64_t outputs_per_plane) {
+  return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, outputs_per_plane));
+}
 
 // Max pooling of 2x2 windows at stride 2. `which` records which of a window's four elements
 // (0: top left, 1: top right, 2: bottom left, 3: bottom right) is its maximum, chosen as
@@ -26,7 +36,7 @@ class MaxPool2x2 : public torch::autograd::Function<MaxPool2x2> {
     const float* in = input.data_ptr<float>();
     float* out = output.data_ptr<float>();
     uint8_t* arg = which.data_ptr<uint8_t>();
-    at::parallel_for(0, planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, oh * ow)), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, planes, planes_per_chunk(oh * ow), [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         const float* plane = in + p * h * w;
         float* o = out + p * oh * ow;
@@ -75,7 +85,7 @@ class MaxPool2x2 : public torch::autograd::Function<MaxPool2x2> {
     const float* g = grad_out.data_ptr<float>();
     const uint8_t* arg = which.data_ptr<uint8_t>();
     float* gi = grad_in.data_ptr<float>();
-    at::parallel_for(0, n * c, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, oh * ow)), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, n * c, planes_per_chunk(oh * ow), [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         float* plane = gi + p * h * w;
         for (int64_t y = 0; y < oh; ++y) {
@@ -97,16 +107,13 @@ bool takes_2x2(const torch::nn::MaxPool2dOptions& o, const torch::Tensor& x) {
   const auto& p = o.padding();
   const auto& d = o.dilation();
   return k->at(0) == 2 && k->at(1) == 2 && s->at(0) == 2 && s->at(1) == 2 && p->at(0) == 0 && p->at(1) == 0 &&
-         d->at(0) == 1 && d->at(1) == 1 && !o.ceil_mode() && x.dim() == 4 && x.device().is_cpu() &&
-         x.scalar_type() == torch::kFloat && x.is_contiguous() && x.size(2) >= 2 && x.size(3) >= 2;
+         d->at(0) == 1 && d->at(1) == 1 && !o.ceil_mode() && kernel_takes(x);
 }
 
 }  // namespace
 
 torch::Tensor max_pool_2x2(const torch::Tensor& input) {
-  TORCH_CHECK(input.dim() == 4 && input.device().is_cpu() && input.scalar_type() == torch::kFloat &&
-                  input.is_contiguous() && input.size(2) >= 2 && input.size(3) >= 2,
-              "max_pool_2x2 takes a contiguous float32 CPU N x C x H x W tensor with H, W >= 2");
+  TORCH_CHECK(kernel_takes(input), "max_pool_2x2 takes a contiguous float32 CPU N x C x H x W tensor with H, W >= 2");
   return MaxPool2x2::apply(input);
 }
 

@@ -30,7 +30,8 @@ const char* const kFlopConvention =
 namespace {
 
 // The in-process peak behind "% of peak": large enough to reach the BLAS / oneDNN steady
-// state, small enough to cost well under a second at fp32 on two cores. `zoo bench --peak` tries
+// state, small enough to cost about a second at fp32 on two cores (both ways of the product,
+// measure_peak). `zoo bench --peak` tries
 // more sizes; docs/BENCHMARKS.md compares the two.
 const std::vector<int64_t> kQuickPeakSizes = {2048};
 constexpr int kQuickPeakRepeats = 3;
@@ -73,10 +74,6 @@ std::string fixed2(double v) {
 at::ScalarType peak_dtype(Precision p) {
   return p == Precision::kBf16 ? at::kBFloat16 : p == Precision::kFp16 ? at::kHalf : at::kFloat;
 }
-
-}  // namespace
-
-namespace {
 
 // The best GFLOP/s of `fn` (which computes `flops`) over `repeats` timed calls after one untimed.
 double best_gflops(const std::function<void()>& fn, double flops, int repeats, const torch::Device& device) {
@@ -156,8 +153,11 @@ BenchResult run_model_bench(const BenchOptions& options) {
   const bool registry_macs =
       r.options.input_size == info.input_shape[1] && r.options.num_classes == default_classes;
   try {
-    r.macs_per_image = registry_macs ? info.macs : count_macs(*model, r.input).total();
-    r.step_macs_per_image = train ? count_training_macs(*model, r.input).training() : r.macs_per_image;
+    // Training counts once, with gradients on (its total() is the forward's count as well).
+    const MacCount counted = train ? count_training_macs(*model, r.input)
+                                   : registry_macs ? MacCount{} : count_macs(*model, r.input);
+    r.macs_per_image = registry_macs ? info.macs : counted.total();
+    r.step_macs_per_image = train ? counted.training() : r.macs_per_image;
   } catch (const c10::Error& e) {
     throw usage_error(info.name + " cannot run on a " + std::to_string(r.options.input_size) + "x" +
                       std::to_string(r.options.input_size) + " input: " + e.what_without_backtrace() +
