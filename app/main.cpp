@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   zoo::register_bench(app);
   zoo::register_data(app);
   zoo::register_weights(app);
+  zoo::register_verify(app);
   zoo::install_stop_handlers();
   zoo::set_download_interrupt_check(zoo::stop_requested);
   try {

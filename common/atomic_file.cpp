@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+
+#include <signal.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -84,12 +88,25 @@ void AtomicFile::write(const void* data, size_t size) {
   }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::commit(const std::string& keep_previous) {
   if (fd_ < 0) fail("file is already closed", EBADF);
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close failed", errno);
+  struct stat st;
+  if (!keep_previous.empty() && ::lstat(path_.c_str(), &st) == 0) {
+    const std::string link_path = temp_path_ + ".previous";  // a temporary name too (see below)
+    if (::link(path_.c_str(), link_path.c_str()) == 0) {
+      if (::rename(link_path.c_str(), keep_previous.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(link_path.c_str());
+        fail("cannot keep the previous file as " + keep_previous, err);
+      }
+    } else if (::rename(path_.c_str(), keep_previous.c_str()) != 0) {
+      fail("cannot keep the previous file as " + keep_previous, errno);
+    }
+  }
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename failed", errno);
   temp_path_.clear();
   committed_ = true;
@@ -99,6 +116,27 @@ void AtomicFile::commit() {
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto tmp = name.rfind(".tmp.");
+    if (name.empty() || name[0] != '.' || tmp == std::string::npos) continue;
+    // ".<file>.tmp.<pid>.<n>[.previous]"
+    const std::string rest = name.substr(tmp + 5);
+    const auto dot = rest.find('.');
+    if (dot == 0 || dot == std::string::npos ||
+        rest.find_first_not_of("0123456789") != dot) continue;
+    const long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // alive
+    std::error_code remove_ec;
+    if (fs::remove(it->path(), remove_ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace zoo

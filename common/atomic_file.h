@@ -18,7 +18,10 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   void write(const void* data, size_t size);  // throws io_error (disk full, ...)
-  void commit();                              // flush, fsync, rename; throws io_error
+  // Flush, fsync, rename; throws io_error. With `keep_previous`, a file already at the
+  // destination becomes `keep_previous` first (a hard link renamed over it, so that the
+  // destination never disappears; a rename where links are not supported).
+  void commit(const std::string& keep_previous = {});
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
@@ -32,5 +35,9 @@ class AtomicFile {
   int fd_ = -1;
   bool committed_ = false;
 };
+
+// Removes the temporaries that AtomicFile left in `dir` when its process was killed (names
+// ".<file>.tmp.<pid>.<n>" whose pid is no running process); returns how many it removed.
+int remove_stale_temporaries(const std::string& dir);
 
 }  // namespace zoo

@@ -21,6 +21,7 @@ Batch Dataset::collate(const std::vector<size_t>& indices, const std::vector<uin
       load(indices[i], in + n * s.numel(), seeds[i]);
       tg[n++] = label(indices[i]);
     } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kBadData) throw;  // a file gone or unreadable: the dataset changed
       spdlog::warn("skipping unreadable sample {}: {}", describe(indices[i]), e.what());
       ++*skipped;
     }

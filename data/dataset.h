@@ -35,7 +35,8 @@ class Dataset {
   virtual size_t size() const = 0;
   virtual int64_t label(size_t index) const = 0;
   // Writes sample `index` as spec().numel() floats (C x H x W) to `out`. Throws zoo::Error
-  // when the sample cannot be read or decoded; the loader skips it with a warning.
+  // when the sample cannot be read or decoded: kBadData (undecodable) is skipped by the loader
+  // with a warning; kMissingInput or kIO (a file that vanished or cannot be opened) stops it.
   virtual void load(size_t index, float* out, uint64_t sample_seed) const = 0;
   virtual const SampleSpec& spec() const = 0;
   // Where a sample comes from, for warnings ("train-images-idx3-ubyte.gz[512]", a file path).
@@ -46,8 +47,9 @@ class Dataset {
     return {spec().height, spec().width};
   }
   // The batch of samples `indices` (seeds[i] is sample i's seed), numbered `index`. The default
-  // stacks load() into "inputs" N x C x H x W and label() into "targets" N; a sample that fails
-  // to load is left out with one warning naming it and counted in *skipped.
+  // stacks load() into "inputs" N x C x H x W and label() into "targets" N; a sample that cannot
+  // be decoded is left out with one warning naming it and counted in *skipped; a missing or
+  // unreadable file is an error (the dataset changed under the run).
   virtual Batch collate(const std::vector<size_t>& indices, const std::vector<uint64_t>& seeds,
                         int64_t index, int64_t* skipped) const;
 };

@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev libgtest-dev libopenblas0-openmp
   libcurl4-openssl-dev libssl-dev     # downloads (libcurl) and their SHA-256/MD5 (OpenSSL)
   libarchive-dev                      # dataset archives: ImageNet's tars, CIFAR's tar.gz
+  libxxhash-dev                       # checksums in checkpoints and safetensors files
   python3-torch python3-torchvision   # parity fixtures and the Python peer benchmarks
   python3-nltk                        # BLEU parity test (NLTK corpus_bleu)
   python3-scipy                       # ImageNet devkit parity test (torchvision reads meta.mat with scipy)

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstdlib>
@@ -181,6 +182,43 @@ TEST(Safetensors, RoundTripWithMetadata) {
   EXPECT_EQ((8 + n) % 8, 0u);
   EXPECT_EQ(bytes.substr(8, 16), "{\"__metadata__\":");
   EXPECT_EQ(dir_entries(dir.path()), std::vector<std::string>{"w.safetensors"});
+}
+
+TEST(Safetensors, ChecksumsZooWroteAreChecked) {
+  TempDir dir;
+  const StateDict sd = sample_state_dict();
+  write_safetensors(dir / "w.safetensors", sd);
+  std::map<std::string, std::string> meta;
+  read_safetensors(dir / "w.safetensors", &meta);
+  const auto sums = nlohmann::json::parse(meta.at(kSafetensorsChecksumKey));
+  EXPECT_EQ(sums.at("algorithm"), "xxh3-64");
+  EXPECT_EQ(sums.at("tensors").size(), sd.size());
+
+  // A flipped byte in any tensor's data is named; the data buffer is the file's end.
+  const std::string bytes = read_file(dir / "w.safetensors");
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  const auto header = nlohmann::json::parse(bytes.substr(8, n));
+  for (const auto& [name, t] : sd) {
+    if (t.numel() == 0) continue;
+    const uint64_t begin = header.at(name).at("data_offsets")[0];
+    std::string copy = bytes;
+    copy[8 + n + begin] = static_cast<char>(copy[8 + n + begin] ^ 4);
+    write_file(dir / "bad.safetensors", copy);
+    const std::string msg = error_of([&] { read_safetensors(dir / "bad.safetensors"); }, ErrorKind::kBadData);
+    EXPECT_NE(msg.find("tensor '" + name + "' does not match its checksum"), std::string::npos) << msg;
+  }
+  // A file without them (as other tools write it) reads as before.
+  nlohmann::ordered_json plain = nlohmann::ordered_json::parse(bytes.substr(8, n));
+  plain.erase("__metadata__");
+  std::string text = plain.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[i] = static_cast<char>(text.size() >> (8 * i));
+  write_file(dir / "plain.safetensors", file + text + bytes.substr(8 + n));
+  std::map<std::string, std::string> none;
+  expect_same(read_safetensors(dir / "plain.safetensors", &none), contiguous_copy(sd));
+  EXPECT_TRUE(none.empty());
 }
 
 TEST(Pth, MissingFile) {

@@ -1,6 +1,8 @@
 // .pth (zip and legacy) and .safetensors reading and writing; see weights_io.h.
 #include "weights/weights_io.h"
 
+#include "common/checksum.h"
+
 #include "common/error.h"
 #include "common/atomic_file.h"
 #include "weights/pickle.h"
@@ -16,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -554,6 +557,39 @@ void write_pth(const std::string& path, const StateDict& sd) {
   file.commit();
 }
 
+namespace {
+
+// The checksums zoo wrote in "__metadata__" (JSON text: algorithm and one per tensor) against
+// the tensors read; every tensor must have one and match it.
+void check_safetensors_checksums(const std::string& path, const std::string& text, const StateDict& sd) {
+  auto damaged = [&](const std::string& what) {
+    return data_error("safetensors file " + path + " is damaged: " + what +
+                      "; HINT: the file changed after zoo wrote it: copy or convert it again");
+  };
+  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object() || !json.contains("tensors") || !json["tensors"].is_object()) {
+    throw damaged("its " + std::string(kSafetensorsChecksumKey) + " metadata is not zoo's checksum list");
+  }
+  if (json.value("algorithm", "") != kChecksumAlgorithm) {
+    throw data_error("safetensors file " + path + " uses the checksum '" + pickle::printable(json.value("algorithm", "")) +
+                     "', this zoo knows " + kChecksumAlgorithm + "; HINT: use a newer zoo");
+  }
+  const nlohmann::json& sums = json["tensors"];
+  if (sums.size() != sd.size()) {
+    throw damaged("it lists checksums of " + std::to_string(sums.size()) + " tensors and holds " +
+                  std::to_string(sd.size()));
+  }
+  for (const auto& [name, t] : sd) {
+    const auto it = sums.find(name);
+    if (it == sums.end() || !it->is_string()) throw damaged("tensor '" + pickle::printable(name) + "' has no checksum");
+    if (it->get<std::string>() != tensor_checksum(t)) {
+      throw damaged("tensor '" + pickle::printable(name) + "' does not match its checksum");
+    }
+  }
+}
+
+}  // namespace
+
 StateDict read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
   const uint64_t size = check_input_file(path, "weights file");
   const std::string hint =
@@ -585,6 +621,7 @@ StateDict read_safetensors(const std::string& path, std::map<std::string, std::s
   }
   const uint64_t buffer_size = size - 8 - header_len;
   std::vector<SafetensorsEntry> entries;
+  std::optional<std::string> checksums;  // the JSON zoo wrote under kSafetensorsChecksumKey
   for (auto it = json.begin(); it != json.end(); ++it) {
     const std::string& name = it.key();
     const nlohmann::ordered_json& info = it.value();
@@ -598,6 +635,7 @@ StateDict read_safetensors(const std::string& path, std::map<std::string, std::s
           throw data_error("bad safetensors file " + path + ": __metadata__ value '" +
                            pickle::printable(m.key()) + "' is not a string; " + hint);
         }
+        if (m.key() == kSafetensorsChecksumKey) checksums = m.value().get<std::string>();
         if (metadata) (*metadata)[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -686,16 +724,16 @@ StateDict read_safetensors(const std::string& path, std::map<std::string, std::s
     }
     sd.emplace_back(e.name, std::move(t));
   }
+  if (checksums) check_safetensors_checksums(path, *checksums, sd);
   return sd;
 }
 
 void write_safetensors(const std::string& path, const StateDict& sd,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) {
-    header["__metadata__"] = nlohmann::ordered_json::object();
-    for (const auto& kv : metadata) header["__metadata__"][kv.first] = kv.second;
-  }
+  header["__metadata__"] = nlohmann::ordered_json::object();
+  for (const auto& kv : metadata) header["__metadata__"][kv.first] = kv.second;
+  nlohmann::json sums = nlohmann::json::object();
   std::set<std::string> names;
   uint64_t offset = 0;
   for (const auto& kv : sd) {
@@ -720,6 +758,13 @@ void write_safetensors(const std::string& path, const StateDict& sd,
                     {"shape", t.sizes().vec()},
                     {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
+    sums[name] = tensor_checksum(t.detach().to(at::kCPU).resolve_neg());
+  }
+  try {
+    header["__metadata__"][kSafetensorsChecksumKey] =
+        nlohmann::json{{"algorithm", kChecksumAlgorithm}, {"tensors", std::move(sums)}}.dump();
+  } catch (const nlohmann::json::exception&) {
+    throw usage_error("cannot write " + path + ": a tensor name is not valid UTF-8; HINT: rename it");
   }
   std::string text;
   try {

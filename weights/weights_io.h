@@ -10,6 +10,9 @@
 //
 // .safetensors: https://github.com/huggingface/safetensors format (u64 header length, JSON
 // header, byte buffer), all the dtypes LibTorch has (F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL).
+// zoo writes a checksum of every tensor into "__metadata__" (kSafetensorsChecksumKey: JSON
+// text {"algorithm", "tensors": {name: checksum}}, common/checksum.h); reading a file that has
+// them checks every tensor against it.
 //
 // Every write goes through AtomicFile: the previous file survives any failure.
 // Errors are zoo::Error: kMissingInput (no such file), kBadData (malformed, truncated, refused),
@@ -22,6 +25,8 @@
 #include <string>
 
 namespace zoo {
+
+constexpr const char* kSafetensorsChecksumKey = "zoo.checksums";
 
 StateDict read_pth(const std::string& path);
 void write_pth(const std::string& path, const StateDict& sd);

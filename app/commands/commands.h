@@ -4,6 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <string>
+#include <vector>
+
 namespace zoo {
 
 struct BeamOptions;  // app/engine/caption.h
@@ -22,6 +26,13 @@ void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_weights(CLI::App& app);
 void register_caption(CLI::App& app);
+void register_verify(CLI::App& app);
+
+// Runs `what` for each name. With one name its error is the command's. With several, an error
+// for one is printed and the others still run; the first failure's kind is thrown at the end
+// as a one-line summary ("2 of 5 could not be <verb> (errors above)").
+void for_each_name(const std::vector<std::string>& names, const char* verb,
+                   const std::function<void(const std::string&)>& what);
 
 // For eval and predict: the leading positional may be a model name; the rest are inputs.
 // Returns the model name ("" when none) and removes it from `inputs`.

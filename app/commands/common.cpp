@@ -2,9 +2,12 @@
 #include "app/commands/commands.h"
 
 #include "app/engine/caption.h"
+#include "common/error.h"
 #include "models/registry.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 
 namespace zoo {
 
@@ -19,6 +22,30 @@ std::string take_model_name(std::vector<std::string>& inputs) {
     }
   }
   return "";
+}
+
+void for_each_name(const std::vector<std::string>& names, const char* verb,
+                   const std::function<void(const std::string&)>& what) {
+  if (names.size() == 1) {
+    what(names.front());
+    return;
+  }
+  std::optional<Error> first;
+  int failed = 0;
+  for (const auto& name : names) {
+    try {
+      what(name);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "zoo: error: %s\n", e.what());
+      if (e.kind() == ErrorKind::kInterrupted) throw;
+      if (!first) first = e;
+      ++failed;
+    }
+  }
+  if (first) {
+    throw Error(first->kind(), std::to_string(failed) + " of " + std::to_string(names.size()) + " could not be " +
+                verb + " (errors above)");
+  }
 }
 
 const char* const kThreadsHelp =

@@ -46,6 +46,7 @@ void run_convert(const ConvertOptions& opts) {
     if (in == WeightsFormat::kZooCheckpoint) {
       Checkpoint ckpt = load_checkpoint(input);
       sd = std::move(ckpt.model);
+      ckpt.meta.erase("checksums");  // of the checkpoint's tensors; the file gets its own
       metadata["zoo"] = ckpt.meta.dump();  // keeps the checkpoint's description alongside
     } else {
       sd = read_state_dict(input, &metadata);

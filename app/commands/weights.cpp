@@ -70,28 +70,6 @@ void run_list(const WeightsOptions& opts) {
               settings.mirror.empty() ? "" : ("; mirror: " + settings.mirror).c_str());
 }
 
-// Runs `what` for each name; an error for one is reported and the others still run. The exit
-// code of the first failure is thrown at the end as a one-line summary.
-template <typename F>
-void for_each_name(const std::vector<std::string>& names, const char* verb, F what) {
-  std::optional<Error> first;
-  int failed = 0;
-  for (const auto& name : names) {
-    try {
-      what(name);
-    } catch (const Error& e) {
-      std::fprintf(stderr, "zoo: error: %s\n", e.what());
-      if (e.kind() == ErrorKind::kInterrupted) throw;
-      if (!first) first = e;
-      ++failed;
-    }
-  }
-  if (first) {
-    throw Error(first->kind(), std::to_string(failed) + " of " + std::to_string(names.size()) + " could not be " +
-                verb + " (errors above)");
-  }
-}
-
 void run_fetch(const WeightsOptions& opts) {
   if (opts.names.empty()) throw usage_error("name the weights to fetch; HINT: zoo weights fetch torchvision:resnet50");
   for_each_name(opts.names, "fetched", [](const std::string& name) {

@@ -7,6 +7,8 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 
 namespace zoo {
@@ -58,11 +60,15 @@ RunDir RunDir::create(const std::string& runs_dir, const std::string& name,
 
 RunDir RunDir::open(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_regular_file(dir / "checkpoints" / "last.pt", ec)) {
+  RunDir run(dir);
+  if (!fs::is_regular_file(run.last_checkpoint(), ec) && !fs::is_regular_file(run.previous_checkpoint(), ec)) {
     throw missing_error("no run to resume at " + dir.string() + " (checkpoints/last.pt not found); "
                         "HINT: pass a run directory written by `zoo train`, or a checkpoint file");
   }
-  return RunDir(dir);
+  const int removed = remove_stale_temporaries((dir / "checkpoints").string());
+  if (removed > 0) spdlog::info("removed {} unfinished checkpoint write(s) of a stopped process in {}", removed,
+                                (dir / "checkpoints").string());
+  return run;
 }
 
 void RunDir::write_config(const nlohmann::json& config) const {
@@ -143,7 +149,20 @@ void RunDir::truncate_metrics(int64_t step) const {
 }
 
 void RunDir::attach_log() const {
-  auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "train.log").string());
+  const std::string path = (dir_ / "train.log").string();
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> sink;
+  try {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
+  } catch (const spdlog::spdlog_ex& e) {
+    throw io_error("cannot open the run's log: " + std::string(e.what()) +
+                   "; HINT: check that the run directory is writable and the disk has space");
+  }
+  // A line that cannot be written (a full disk) is dropped with one warning; the run goes on
+  // and fails at its next save, which says why.
+  spdlog::default_logger()->set_error_handler([](const std::string& message) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) std::fprintf(stderr, "zoo: warning: a log line was lost: %s\n", message.c_str());
+  });
   sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   spdlog::default_logger()->sinks().push_back(sink);
   // Each line reaches the file when it is logged (a few per epoch), so that `tail -f

@@ -1,5 +1,7 @@
 // Run directories: runs/<name>/ with config.json, metrics.jsonl and metrics.csv, train.log,
-// curves.png, checkpoints/{last,best}.pt and the task's own files (labels.txt, vocab.json).
+// curves.png, checkpoints/{last,previous,best}.pt and the task's own files (labels.txt,
+// vocab.json). previous.pt is the last.pt before the latest one, the fallback when last.pt
+// is damaged.
 // Names are auto-numbered (<model>-1, <model>-2, ...) unless given.
 #pragma once
 
@@ -17,7 +19,8 @@ class RunDir {
   // (a run is never overwritten); HINT says to --resume it or pick another name.
   static RunDir create(const std::string& runs_dir, const std::string& name,
                        const std::string& model);
-  // An existing run directory, for --resume.
+  // An existing run directory, for --resume: it holds last.pt or previous.pt. Removes the
+  // temporaries of checkpoint writes that were killed.
   static RunDir open(const std::filesystem::path& dir);
   // The run directory another process created (data parallel: rank 0's, seen by the others,
   // which read it but never write it).
@@ -25,6 +28,7 @@ class RunDir {
 
   const std::filesystem::path& path() const { return dir_; }
   std::filesystem::path last_checkpoint() const { return dir_ / "checkpoints" / "last.pt"; }
+  std::filesystem::path previous_checkpoint() const { return dir_ / "checkpoints" / "previous.pt"; }
   std::filesystem::path best_checkpoint() const { return dir_ / "checkpoints" / "best.pt"; }
 
   void write_config(const nlohmann::json& config) const;

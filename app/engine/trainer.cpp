@@ -170,7 +170,7 @@ void save_last(Run& run) {
   if (!run.writer()) return;
   save_checkpoint(run.dir->last_checkpoint().string(), checkpoint_meta(run, state),
                   state_dict_of(run.task->module()), run.optimizer.get(), /*with_rng=*/true,
-                  state.tensors);
+                  state.tensors, run.dir->previous_checkpoint().string());
 }
 
 void save_best(const Run& run) {
@@ -453,6 +453,24 @@ void stop_if_signalled(Run& run, Progress& progress, int sig) {
               sig);
 }
 
+// A training file that vanished or cannot be read (kMissingInput, kIO) stops the run where it
+// is: last.pt at this position when it is between optimizer steps (and one process trains), so
+// that the run continues exactly once the file is back. Any other error passes through.
+[[noreturn]] void stop_on_data_failure(Run& run, const Error& e) {
+  if (e.kind() != ErrorKind::kMissingInput && e.kind() != ErrorKind::kIO) throw e;
+  std::string what = e.what();
+  what = what.substr(0, what.rfind("; HINT:"));
+  std::string saved;
+  if (!run.dist && run.pos.batch % run.config.accumulate == 0 && run.pos.batch > 0) {  // save_last is collective
+    save_last(run);
+    saved = "; saved " + run.dir->last_checkpoint().string() + " at epoch " + std::to_string(run.pos.epoch + 1) +
+            " batch " + std::to_string(run.pos.batch);
+  }
+  throw Error(e.kind(), "training data failed mid-epoch: " + what + saved +
+                            "; HINT: restore the dataset's files, then continue with `zoo train --resume " +
+                            run.dir->path().string() + "`");
+}
+
 // Trains from the current position to the end of the epoch (or --max-steps); returns the
 // figures of the batches this session trained.
 Window train_epoch(Run& run) {
@@ -476,7 +494,13 @@ Window train_epoch(Run& run) {
     group_has_samples = true;
   };
   while (pos.batch < nb) {
-    auto batch = run.task->train_data().next();
+    std::optional<Batch> batch;
+    try {
+      batch = run.task->train_data().next();
+    } catch (const Error& e) {
+      progress.finish();
+      stop_on_data_failure(run, e);
+    }
     if (!batch) break;
     // Batches [group, group + group_size) make one optimizer step.
     const int64_t group = pos.batch / c.accumulate * c.accumulate;
@@ -695,6 +719,53 @@ TrainSummary fit(Run& run) {
   return summary;
 }
 
+// A run's last.pt, or previous.pt when last.pt is missing (a save stopped between its two
+// renames). A damaged last.pt is an error that offers previous.pt when that one is intact.
+Checkpoint load_latest_checkpoint(const RunDir& run_dir, std::string* path) {
+  const std::string last = run_dir.last_checkpoint().string(), previous = run_dir.previous_checkpoint().string();
+  std::error_code ec;
+  if (!fs::is_regular_file(last, ec)) {
+    spdlog::warn("{} is missing (a save was stopped); resuming from {}", last, previous);
+    *path = previous;
+    return load_checkpoint(previous);
+  }
+  *path = last;
+  try {
+    return load_checkpoint(last);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kBadData || !fs::is_regular_file(previous, ec)) throw;
+    std::string at;
+    try {
+      const nlohmann::json pos = load_checkpoint(previous).meta.at("position");
+      at = "epoch " + pos.at("epoch").dump() + ", step " + pos.at("step").dump();
+    } catch (const std::exception&) {
+      throw e;  // no good previous checkpoint to offer
+    }
+    std::string what = e.what();
+    what = what.substr(0, what.rfind("; HINT:"));
+    throw data_error(what + "; HINT: the previous checkpoint " + previous + " is intact (" + at +
+                     "): continue from it with `zoo train --resume " + previous + "`");
+  }
+}
+
+// Resuming from another checkpoint than last.pt (previous.pt after a damaged last.pt): a
+// damaged last.pt is renamed to last.damaged.pt, so that the next save does not keep it as
+// previous.pt in place of the good one.
+void set_aside_damaged_last(const RunDir& run_dir, const std::string& path) {
+  const fs::path last = run_dir.last_checkpoint();
+  std::error_code ec;
+  if (fs::equivalent(path, last, ec) || !fs::is_regular_file(last, ec)) return;
+  try {
+    load_checkpoint(last.string());
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kBadData) return;
+    const fs::path aside = last.parent_path() / "last.damaged.pt";
+    fs::rename(last, aside, ec);
+    if (ec) throw io_error("cannot rename the damaged " + last.string() + " to " + aside.string() + ": " + ec.message());
+    spdlog::warn("{} is damaged; renamed it to {}", last.string(), aside.string());
+  }
+}
+
 }  // namespace
 
 TrainSummary train(const TrainConfig& config, const TaskFactory& factory) {
@@ -733,10 +804,12 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   }
   std::error_code ec;
   fs::path dir = run_or_checkpoint;
-  if (fs::is_regular_file(dir, ec)) dir = dir.parent_path().parent_path();  // runs/x/checkpoints/last.pt
+  const bool file_given = fs::is_regular_file(dir, ec);
+  if (file_given) dir = dir.parent_path().parent_path();  // runs/x/checkpoints/last.pt
   RunDir run_dir = RunDir::open(dir);
-  const std::string path = run_dir.last_checkpoint().string();
-  Checkpoint peek = load_checkpoint(path);
+  std::string path = file_given ? run_or_checkpoint : "";
+  Checkpoint peek = file_given ? load_checkpoint(path) : load_latest_checkpoint(run_dir, &path);
+  if (file_given) set_aside_damaged_last(run_dir, path);
   nlohmann::json merged = peek.meta.at("config");
   for (const auto& item : overrides.items()) merged[item.key()] = item.value();
   TrainConfig config = train_config_from_json(merged);
