@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <new>
+#include <string>
 #include <cstdlib>
 #include <cstring>
 
@@ -96,14 +98,24 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, version or the parse error
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // help, version
+    zoo::print_parse_error(app, e);
+    return 2;
   } catch (const zoo::Error& e) {
     std::fprintf(stderr, "zoo: error: %s\n", e.what());
     return zoo::exit_code(e);
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "zoo: internal error (LibTorch): %s\n", e.what_without_backtrace());
+    const std::string what = e.what_without_backtrace();
+    if (what.find("can't allocate memory") != std::string::npos) {  // LibTorch's CPU allocator
+      std::fprintf(stderr, "zoo: error: out of memory: %s; HINT: use a smaller --batch-size, model or input\n",
+                   what.substr(0, what.find('\n')).c_str());
+      return 74;
+    }
+    std::fprintf(stderr, "zoo: internal error (LibTorch): %s\n", what.c_str());
     return 70;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "zoo: error: out of memory; HINT: use a smaller --batch-size, model or input\n");
+    return 74;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "zoo: internal error: %s\n", e.what());
     return 70;

@@ -328,6 +328,11 @@ FetchResult fetch_file(const std::string& url, const std::string& dest, const st
   if (expected.empty()) throw internal_error("fetch_file of " + url + " without a digest to verify");
   std::error_code ec;
   const std::string dir = fs::path(dest).parent_path().string();
+  if (options.offline && !fs::exists(dest, ec)) {  // nothing to fetch, nothing to create
+    throw missing_error(name + " is not in " + options.store + " " + dir + ", and offline mode (--offline or "
+                        "ZOO_OFFLINE=1) does not download; HINT: copy the file there, or fetch it where " + url +
+                        " is reachable");
+  }
   fs::create_directories(dir, ec);
   if (ec) throw io_error("cannot create " + options.store + " " + dir + ": " + ec.message() + "; HINT: " + options.store_hint);
   FileLock lock(dest + ".lock", options.store_hint);

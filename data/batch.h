@@ -61,6 +61,9 @@ class BatchSource {
   virtual std::optional<Batch> next() = 0;
   // Samples skipped as unreadable so far in this epoch.
   virtual int64_t skipped() const { return 0; }
+  // How many samples (or tokens) the whole training set holds, -1 when unknown: a checkpoint
+  // records it so that a run is not resumed over data that changed (exact resume needs the same).
+  virtual int64_t samples() const { return -1; }
 };
 
 }  // namespace zoo

@@ -92,7 +92,7 @@ json read_json(const fs::path& path, const std::set<std::string>& keep, const st
   };
   try {
     return json::parse(bytes, filter);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     std::string why = e.what();
     if (const size_t at = why.find("] "); why.rfind("[json.exception", 0) == 0 && at != std::string::npos) {
       why.erase(0, at + 2);

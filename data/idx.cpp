@@ -22,6 +22,7 @@ using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 
 constexpr uint8_t kUnsignedByte = 0x08;
 constexpr int64_t kMaxDims = 4;
+constexpr int64_t kMaxDeflateRatio = 1032;  // the most deflate can expand its input
 
 std::string hint() { return "HINT: re-download the dataset or check the path"; }
 
@@ -85,10 +86,22 @@ torch::Tensor read_idx(const std::string& path) {
                        " of size " + std::to_string(s) + "; " + hint());
     }
     sizes.push_back(s);
-    total *= s;
-    if (total > (int64_t(1) << 34)) {
+    if (total > (int64_t(1) << 34) / s) {
       throw data_error("idx file " + path + " declares more than 16 GiB of data; " + hint());
     }
+    total *= s;
+  }
+  // The header's claim is checked against the file before anything is allocated: a plain file
+  // holds the data itself, and deflate expands at most 1032-fold.
+  const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) throw io_error("cannot read the size of idx file " + path + ": " + ec.message());
+  const int64_t header_size = 4 + 4 * ndim;
+  const bool plain = gzdirect(f.get()) != 0;
+  const int64_t can_hold = plain ? file_size - header_size : file_size * kMaxDeflateRatio;
+  if (total > can_hold) {
+    throw data_error("idx file " + path + " is truncated: its header declares " + std::to_string(total) +
+                     " bytes of data, more than its " + std::to_string(file_size) + (plain ? "" : " compressed") +
+                     " bytes can hold; " + hint());
   }
   auto out = torch::empty(sizes, torch::kUInt8);
   if (!read_exact(f.get(), out.data_ptr<uint8_t>(), static_cast<size_t>(total))) {

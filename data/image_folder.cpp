@@ -8,7 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -50,8 +54,184 @@ std::string unreadable_hint() {
   return "HINT: zoo reads JPEG, PNG, BMP, WebP, TIFF and PPM/PGM files; re-encode or remove it";
 }
 
+// --- What a file claims before it is decoded ---------------------------------------------------
+// OpenCV allocates the whole image its header declares (up to 2^30 pixels, of up to 4 float
+// channels) before it reads a row, so a 70-byte file could cost gigabytes. decode() reads the
+// declared size first and refuses what no dataset image needs: more pixels than PIL's
+// decompression-bomb limit (so torchvision refuses such a file too) or more decoded bytes than
+// kMaxDecodedBytes. Only the formats zoo documents are passed to OpenCV (by signature, as it
+// detects them); a header whose size cannot be read is refused too.
+
+constexpr int64_t kMaxImagePixels = 178'956'970;        // PIL: 2 x Image.MAX_IMAGE_PIXELS
+constexpr int64_t kMaxDecodedBytes = int64_t(3) << 29;  // 1.5 GiB, a 16-bit RGBA PNG at that limit
+
+struct DeclaredSize {
+  const char* format = nullptr;  // nullptr: not a format zoo reads
+  int64_t width = 0, height = 0;  // 0: unreadable
+  int64_t bytes_per_pixel = 4;    // the most the decoded image can take per pixel
+};
+
+uint32_t le_u(const std::vector<uint8_t>& b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int k = n - 1; k >= 0; --k) v = (v << 8) | b[at + size_t(k)];
+  return v;
+}
+
+uint32_t be_u(const std::vector<uint8_t>& b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int k = 0; k < n; ++k) v = (v << 8) | b[at + size_t(k)];
+  return v;
+}
+
+// JPEG: the first SOFn, reading markers as libjpeg does (bytes before a marker and fill bytes
+// skipped, segments skipped by their length); {0, 0} when SOS or the end comes first.
+void jpeg_declared(const std::vector<uint8_t>& b, DeclaredSize& d) {
+  size_t i = 2;
+  while (i < b.size()) {
+    while (i < b.size() && b[i] != 0xFF) ++i;  // libjpeg warns and skips such bytes
+    while (i < b.size() && b[i] == 0xFF) ++i;
+    if (i >= b.size()) return;
+    const uint8_t marker = b[i++];
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // no length
+    if (marker == 0xD9 || marker == 0xDA) return;  // the end, or scan data before any frame header
+    if (i + 2 > b.size()) return;
+    const size_t length = be_u(b, i, 2);
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      if (i + 7 > b.size()) return;
+      d.height = be_u(b, i + 3, 2);
+      d.width = be_u(b, i + 5, 2);
+      return;
+    }
+    if (length < 2) return;
+    i += length;
+  }
+}
+
+// PPM/PGM/PBM (P1..P6): width, height and maxval after the magic, with # comments.
+void pnm_declared(const std::vector<uint8_t>& b, DeclaredSize& d) {
+  size_t i = 2;
+  int64_t numbers[3] = {0, 0, 0};
+  const int count = (b[1] == '1' || b[1] == '4') ? 2 : 3;  // a bitmap has no maxval
+  for (int n = 0; n < count; ++n) {
+    for (;;) {
+      while (i < b.size() && std::isspace(b[i])) ++i;
+      if (i < b.size() && b[i] == '#') {
+        while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+        continue;
+      }
+      break;
+    }
+    if (i >= b.size() || !std::isdigit(b[i])) return;
+    for (; i < b.size() && std::isdigit(b[i]); ++i) {
+      numbers[n] = std::min<int64_t>(numbers[n] * 10 + (b[i] - '0'), int64_t(1) << 40);
+    }
+  }
+  d.width = numbers[0];
+  d.height = numbers[1];
+  d.bytes_per_pixel = count == 3 && numbers[2] > 255 ? 6 : 3;
+}
+
+// TIFF and BigTIFF: ImageWidth, ImageLength and BitsPerSample of the first IFD.
+void tiff_declared(const std::vector<uint8_t>& b, DeclaredSize& d) {
+  if (b.size() < 16) return;
+  const bool le = b[0] == 'I';
+  auto u = [&](uint64_t at, int n) -> uint64_t {
+    if (at > b.size() || uint64_t(n) > b.size() - at) return 0;
+    uint64_t v = 0;
+    for (int k = 0; k < n; ++k) v |= uint64_t(b[at + uint64_t(le ? k : n - 1 - k)]) << (8 * k);
+    return v;
+  };
+  const bool big = u(2, 2) == 43;
+  const uint64_t ifd = big ? u(8, 8) : u(4, 4);
+  const uint64_t entries = big ? u(ifd, 8) : u(ifd, 2);
+  const int entry_size = big ? 20 : 12, count_size = big ? 8 : 4, inline_size = big ? 8 : 4;
+  int64_t bits = 8;
+  for (uint64_t e = 0; e < entries && e < 4096; ++e) {
+    const uint64_t at = ifd + (big ? 8 : 2) + e * uint64_t(entry_size);
+    if (at + uint64_t(entry_size) > b.size()) return;
+    const uint64_t tag = u(at, 2), type = u(at + 2, 2), count = u(at + 4, count_size);
+    const uint64_t value_at = at + 4 + uint64_t(count_size);
+    const int width = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : 0;  // SHORT, LONG, LONG8
+    if (width == 0 || count == 0) continue;
+    // The first value, inline or at its offset.
+    const uint64_t first_at = count * uint64_t(width) <= uint64_t(inline_size) ? value_at : u(value_at, inline_size);
+    const int64_t value = int64_t(std::min<uint64_t>(u(first_at, width), uint64_t(1) << 40));
+    if (tag == 256) d.width = value;
+    if (tag == 257) d.height = value;
+    if (tag == 258) bits = value;
+  }
+  // OpenCV decodes up to 4 channels of 8, 16, 32 or 64 bits.
+  d.bytes_per_pixel = 4 * std::max<int64_t>(1, (std::min<int64_t>(bits, 64) + 7) / 8);
+}
+
+DeclaredSize declared_size(const std::vector<uint8_t>& b) {
+  DeclaredSize d;
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (b.size() >= 8 && std::equal(kPng, kPng + 8, b.begin())) {
+    d.format = "PNG";
+    if (b.size() >= 26 && std::memcmp(b.data() + 12, "IHDR", 4) == 0) {
+      d.width = be_u(b, 16, 4);
+      d.height = be_u(b, 20, 4);
+      d.bytes_per_pixel = b[24] == 16 ? 8 : 4;
+    }
+  } else if (is_jpeg(b)) {
+    d.format = "JPEG";
+    jpeg_declared(b, d);
+  } else if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') {
+    d.format = "BMP";
+    if (b.size() >= 26) {
+      const uint32_t header = le_u(b, 14, 4);
+      if (header == 12) {
+        d.width = le_u(b, 18, 2);
+        d.height = le_u(b, 20, 2);
+      } else if (header >= 36) {
+        d.width = std::abs(int64_t(int32_t(le_u(b, 18, 4))));
+        d.height = std::abs(int64_t(int32_t(le_u(b, 22, 4))));
+      }
+    }
+  } else if (b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WEBP", 4) == 0) {
+    d.format = "WebP";  // at most 16384 x 16384 by its format: 1 GiB decoded
+    d.width = d.height = 1;
+  } else if (b.size() >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
+                               (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43)))) {
+    d.format = "TIFF";
+    tiff_declared(b, d);
+  } else if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(b[2])) {
+    d.format = "PNM";
+    pnm_declared(b, d);
+  }
+  return d;
+}
+
+void check_declared_size(const std::vector<uint8_t>& bytes, const std::string& path) {
+  const DeclaredSize d = declared_size(bytes);
+  if (d.format == nullptr) {
+    std::string start;
+    for (size_t i = 0; i < bytes.size() && i < 4; ++i) {
+      static const char* hex = "0123456789abcdef";
+      start += std::string(i ? " " : "") + hex[bytes[i] >> 4] + hex[bytes[i] & 15];
+    }
+    throw data_error("image " + path + " is not a JPEG, PNG, BMP, WebP, TIFF or PPM/PGM file (it starts with " +
+                     start + "); " + unreadable_hint());
+  }
+  if (d.width <= 0 || d.height <= 0) {
+    throw data_error("cannot read the size of " + std::string(d.format) + " image " + path +
+                     " from its header (damaged or truncated); " + unreadable_hint());
+  }
+  const bool too_many = d.width > kMaxImagePixels || d.height > kMaxImagePixels / d.width;
+  if (too_many || d.width * d.height * d.bytes_per_pixel > kMaxDecodedBytes) {
+    throw data_error(std::string(d.format) + " image " + path + " declares " + std::to_string(d.width) + " x " +
+                     std::to_string(d.height) + " pixels, more than zoo decodes (" +
+                     std::to_string(kMaxImagePixels) + " pixels, PIL's decompression-bomb limit, and " +
+                     std::to_string(kMaxDecodedBytes >> 20) + " MiB decoded); HINT: the file is damaged, or "
+                     "downscale the image");
+  }
+}
+
 // Decodes bytes (already checked non-empty), at 1/reduce size for JPEG, into `channels`.
 cv::Mat decode(const std::vector<uint8_t>& bytes, int reduce, int channels, const std::string& path) {
+  check_declared_size(bytes, path);
   int flags = cv::IMREAD_UNCHANGED;
   if (reduce > 1) {
     const bool gray = channels == 1;
@@ -155,9 +335,14 @@ ImageFolderScan scan_image_folder(const fs::path& root, const std::vector<std::s
 
 cv::Size image_header_size(const std::vector<uint8_t>& b) {
   auto be16 = [&](size_t i) { return (int(b[i]) << 8) | int(b[i + 1]); };
+  auto be31 = [&](size_t i) {  // a PNG dimension: at most 2^31 - 1, else 0 (unparsable)
+    const uint32_t v = (uint32_t(b[i]) << 24) | (uint32_t(b[i + 1]) << 16) | (uint32_t(b[i + 2]) << 8) | b[i + 3];
+    return v > uint32_t(INT32_MAX) ? 0 : int(v);
+  };
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
   if (b.size() >= 24 && std::equal(kPng, kPng + 8, b.begin())) {
-    return {(be16(16) << 16) | be16(18), (be16(20) << 16) | be16(22)};
+    const int w = be31(16), h = be31(20);
+    return w > 0 && h > 0 ? cv::Size(w, h) : cv::Size(0, 0);
   }
   if (!is_jpeg(b)) return {0, 0};
   size_t i = 2;
@@ -194,7 +379,7 @@ ImageSizeProbe probe_image_sizes(const std::vector<ImageFile>& files, size_t cou
     try {
       const std::vector<uint8_t> bytes = read_checked(path);
       size = image_header_size(bytes);
-      if (size.area() <= 0) size = decode(bytes, 1, 3, path).size();
+      if (size.width <= 0 || size.height <= 0) size = decode(bytes, 1, 3, path).size();
     } catch (const Error&) {
       continue;  // the loader warns about it when it comes to it
     }
@@ -244,7 +429,7 @@ void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t
   // so a sample's crop is the same whether or not the decoder reduces it.
   cv::Size full = image_header_size(bytes);
   cv::Mat img;
-  if (full.area() <= 0) {
+  if (full.width <= 0 || full.height <= 0) {
     img = decode(bytes, 1, channels, path);
     full = img.size();
   }

@@ -48,6 +48,7 @@ class Loader : public BatchSource {
   void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   std::optional<Batch> next() override;
   int64_t skipped() const override;
+  int64_t samples() const override { return static_cast<int64_t>(dataset_->size()); }
   const Dataset& dataset() const { return *dataset_; }
 
  private:

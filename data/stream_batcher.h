@@ -38,6 +38,7 @@ class StreamBatcher : public BatchSource {
   int64_t batches_per_epoch() const override;
   void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   std::optional<Batch> next() override;
+  int64_t samples() const override { return tokens_.numel(); }
 
   // Streams (rows) per batch of this process: B.
   int64_t stream_count() const { return options_.streams; }

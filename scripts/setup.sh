@@ -18,6 +18,8 @@ packages=(
   python3-nltk                        # BLEU parity test (NLTK corpus_bleu)
   python3-scipy                       # ImageNet devkit parity test (torchvision reads meta.mat with scipy)
   dataset-fashion-mnist               # the default data of `zoo train lenet5`
+  clang libclang-rt-14-dev            # the libFuzzer harnesses (fuzz/, scripts/fuzz.sh)
+  python3-pil                         # their image seeds (scripts/fuzz_seeds.py)
 )
 
 sudo_cmd=""

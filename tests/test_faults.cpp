@@ -7,7 +7,8 @@
 // - a disk that fills up, or turns read-only, during a save stops the run with one error line
 //   (exit 74), the checkpoint it had intact, and the run continues exactly once there is room;
 // - a dataset file that disappears mid-epoch stops the run with one error line (exit 66) and a
-//   last.pt at that position, and the run continues exactly once the file is back.
+//   last.pt at that position; resuming over the changed data is refused (exit 65), and the run
+//   continues exactly once the file is back.
 // The disk tests mount a small tmpfs and are skipped where mounting is not permitted.
 #include "app/engine/checkpoint.h"
 #include "test_util.h"
@@ -25,7 +26,6 @@
 #include <thread>
 #include <vector>
 
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 namespace zoo {
@@ -213,38 +213,6 @@ TEST_F(Faults, DamagedLastPtIsNamedAndThePreviousOneContinuesExactly) {
   expect_unique_step_rows(run);
 }
 
-// Mounts made by a test, undone (lazily, in reverse order) at the end of its scope.
-class Mounts {
- public:
-  ~Mounts() {
-    for (auto it = mounted_.rbegin(); it != mounted_.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-  }
-  // A tmpfs of `kib` KiB at `dir`.
-  bool tmpfs(const std::string& dir, int kib) {
-    fs::create_directories(dir);
-    return add(dir, ::mount("zoo-test", dir.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()));
-  }
-  // `dir` bound onto itself read-only: every path under it resolves to the read-only mount from
-  // now on, while files already open for writing (a running zoo's train.log) stay open.
-  bool read_only(const std::string& dir) {
-    fs::create_directories(dir);
-    if (!add(dir, ::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr))) return false;
-    return ::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0;
-  }
-  // Undoes the latest mount.
-  void pop() {
-    ::umount2(mounted_.back().c_str(), MNT_DETACH);
-    mounted_.pop_back();
-  }
-
- private:
-  bool add(const std::string& dir, int rc) {
-    if (rc == 0) mounted_.push_back(dir);
-    return rc == 0;
-  }
-  std::vector<std::string> mounted_;
-};
-
 // Fills the file system of `dir` to the last byte; returns the filler's path.
 std::string fill_disk(const std::string& dir) {
   const std::string filler = dir + "/filler";
@@ -288,7 +256,7 @@ void stop_on_disk_fault(const std::string& mount_dir, const std::string& data, c
 
 TEST_F(Faults, DiskFullDuringSaveStopsAndContinuesExactly) {
   const std::string dir = dir_->path() / "full";
-  Mounts mounts;
+  test::Mounts mounts;
   if (!mounts.tmpfs(dir, 8192)) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
   std::string filler;
   stop_on_disk_fault(
@@ -298,7 +266,7 @@ TEST_F(Faults, DiskFullDuringSaveStopsAndContinuesExactly) {
 
 TEST_F(Faults, ReadOnlyRunDirectoryStopsAndContinuesExactly) {
   const std::string dir = dir_->path() / "ro";
-  Mounts mounts;
+  test::Mounts mounts;
   if (!mounts.tmpfs(dir, 8192)) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
   stop_on_disk_fault(
       dir, data(), reference(), [&] { ASSERT_TRUE(mounts.read_only(dir)); }, [&] { mounts.pop(); },
@@ -348,6 +316,12 @@ TEST_F(Faults, DatasetFileDisappearingMidEpochStopsAndContinuesExactly) {
   EXPECT_NE(line.find("zoo train --resume " + run), std::string::npos) << line;
   const Checkpoint stopped = load_checkpoint(last);
   EXPECT_GT(stopped.checksums, 0);
+  // Resumed before the file is back, the run would train on other batches: it is refused.
+  r = run_zoo("train --resume " + run);
+  EXPECT_EQ(r.exit_code, 65);
+  EXPECT_NE(error_line(r.err).find("the training data held 64 samples when it was saved and holds 63 now"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(load_checkpoint(last).meta["position"], stopped.meta["position"]);
 
   test::write_file(gone, bytes);
   r = run_zoo("train --resume " + run);  // with the file back

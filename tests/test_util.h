@@ -17,7 +17,9 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +55,38 @@ inline void write_synthetic_idx(const std::filesystem::path& dir, int64_t n_trai
   make(n_train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
   make(n_test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
 }
+
+// Mounts made by a test, undone (lazily, in reverse order) at the end of its scope.
+class Mounts {
+ public:
+  ~Mounts() {
+    for (auto it = mounted_.rbegin(); it != mounted_.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  }
+  // A tmpfs of `kib` KiB at `dir`.
+  bool tmpfs(const std::string& dir, int kib) {
+    std::filesystem::create_directories(dir);
+    return add(dir, ::mount("zoo-test", dir.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()));
+  }
+  // `dir` bound onto itself read-only: every path under it resolves to the read-only mount from
+  // now on, while files already open for writing (a running zoo's train.log) stay open.
+  bool read_only(const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    if (!add(dir, ::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr))) return false;
+    return ::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0;
+  }
+  // Undoes the latest mount.
+  void pop() {
+    ::umount2(mounted_.back().c_str(), MNT_DETACH);
+    mounted_.pop_back();
+  }
+
+ private:
+  bool add(const std::string& dir, int rc) {
+    if (rc == 0) mounted_.push_back(dir);
+    return rc == 0;
+  }
+  std::vector<std::string> mounted_;
+};
 
 struct RunResult {
   int exit_code = -1;

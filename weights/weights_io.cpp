@@ -196,6 +196,8 @@ at::Tensor storage_tensor(at::DataPtr data, size_t nbytes, const pickle::Storage
   return flat;
 }
 
+}  // namespace
+
 // PyTorchStreamReader allocates each record at the size the zip declares before inflating
 // it, so a small deflated "zip bomb" could claim gigabytes. torch.save stores records
 // uncompressed; refuse any entry that declares far more bytes than the file could hold. Reads
@@ -275,6 +277,8 @@ void check_zip_sizes(const std::string& path, uint64_t file_size) {
     at += 46 + name_len + extra_len + comment_len;
   }
 }
+
+namespace {
 
 StateDict read_pth_zip(const std::string& path, uint64_t file_size) {
   check_zip_sizes(path, file_size);

@@ -29,6 +29,12 @@ namespace zoo {
 constexpr const char* kSafetensorsChecksumKey = "zoo.checksums";
 
 StateDict read_pth(const std::string& path);
+
+// Refuses (data_error) a zip whose central directory declares an entry far larger than a
+// `file_size`-byte file could hold: LibTorch allocates each record at its declared size before
+// reading it, so a small "zip bomb" would otherwise claim gigabytes. For any LibTorch zip
+// (.pth, zoo checkpoints), before it is opened.
+void check_zip_sizes(const std::string& path, uint64_t file_size);
 void write_pth(const std::string& path, const StateDict& sd);
 
 // Tensors come back in data-buffer order, which is the written StateDict order for files zoo

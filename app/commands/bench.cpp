@@ -132,15 +132,15 @@ void register_bench(CLI::App& app) {
       ->capture_default_str()
       ->needs(data);
   cmd->add_option("--workers", d.workers, "--data: loader threads (0: the calling thread)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegativeNumber)
       ->capture_default_str()
       ->needs(data);
   cmd->add_option("--batches", d.batches, "--data: batches per epoch to time; 0: whole epochs")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegativeNumber)
       ->capture_default_str()
       ->needs(data);
   cmd->add_option("--epochs", d.epochs, "--data: epochs to time")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveNumber)
       ->capture_default_str()
       ->needs(data);
   cmd->add_option("--seed", d.seed, "--data: seed of shuffling and augmentation")

@@ -9,6 +9,7 @@
 #include "common/device.h"
 #include "common/error.h"
 #include "data/image.h"
+#include "data/image_folder.h"
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -68,8 +69,8 @@ std::string newest_captioner(const std::string& runs_dir) {
 void write_attention_map(const std::string& path, const std::string& image_path, const std::vector<std::string>& words,
                          const std::vector<torch::Tensor>& attention, int64_t h, int64_t w) {
   constexpr int kPanel = 160, kLabel = 24, kColumns = 5;
-  cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
-  if (image.empty()) throw data_error("cannot decode " + image_path + " for the attention map");
+  cv::Mat image = read_image(image_path, 3);  // RGB, through the decoder's size checks
+  cv::cvtColor(image, image, cv::COLOR_RGB2BGR);
   cv::resize(image, image, cv::Size(kPanel, kPanel), 0, 0, cv::INTER_AREA);
   const int panels = static_cast<int>(attention.size());
   const int columns = std::min(kColumns, panels), rows = (panels + kColumns - 1) / kColumns;
@@ -141,14 +142,14 @@ void run_caption(CaptionOptions opts) {
       if (!opts.json) std::printf("%s: %s\n", path.c_str(), join_words(words).c_str());
       out.push_back(row);
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kInterrupted) throw;
+      if (e.kind() == ErrorKind::kInterrupted || opts.images.size() == 1) throw;  // one image: its error is the command's
       std::fprintf(stderr, "zoo: error: %s\n", e.what());
       if (!first) first = e;
       ++failed;
     }
     std::fflush(stdout);
   }
-  if (opts.json) std::printf("%s\n", out.dump(2).c_str());
+  if (opts.json) std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   if (first) {
     throw Error(first->kind(), std::to_string(failed) + " of " + std::to_string(opts.images.size()) +
                 " images could not be captioned (errors above)");
@@ -165,7 +166,7 @@ void register_caption(CLI::App& app) {
                   "A captioner checkpoint; default: the newest runs/*/checkpoints/best.pt of a captioner run");
   cmd->add_option("--runs-dir", opts->runs_dir, "Where to look for runs without --weights")->capture_default_str();
   add_beam_options(cmd, opts->beam);
-  cmd->add_option("--top", opts->top, "Beams listed per image by --json")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--top", opts->top, "Beams listed per image by --json")->check(kPositiveNumber)->capture_default_str();
   cmd->add_option("--attention-map", opts->attention_map,
                   "Write the attention over the image for each word to this PNG (several images: "
                   "NAME-0.png, NAME-1.png ...); models trained with --attention");

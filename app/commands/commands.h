@@ -42,6 +42,15 @@ std::string take_model_name(std::vector<std::string>& inputs);
 // a captioner, whose help lines start with `prefix`).
 void add_beam_options(CLI::App* cmd, BeamOptions& beam, const std::string& prefix = "");
 
+// Option checks whose message reads "--flag: must be positive, got 0" (CLI11's own print the
+// whole double range).
+extern const CLI::Validator kPositiveNumber;
+extern const CLI::Validator kNonNegativeNumber;
+
+// One line for a command-line error (exit 2): "zoo: error: zoo train: --epochs: must be
+// positive, got 0; HINT: zoo train --help", naming an unknown subcommand as such.
+void print_parse_error(CLI::App& app, const CLI::ParseError& e);
+
 // The help line of every command's --threads (0: resolve_threads in common/device.h).
 extern const char* const kThreadsHelp;
 

@@ -43,6 +43,10 @@ struct DataInspectOptions {
 };
 
 void run_data_inspect(const DataInspectOptions& o) {
+  if (o.input_size < 0) throw usage_error("--input-size must be 0 or more, got " + std::to_string(o.input_size));
+  if (!(o.val_split >= 0 && o.val_split < 1)) {
+    throw usage_error("--val-split must be in [0, 1), got " + std::to_string(o.val_split));
+  }
   DataOptions data_options = data_options_for(find_classifier(o.model, "zoo data inspect"), o.input_size);
   data_options.augment = o.augment;
   data_options.val_split = o.val_split;
@@ -255,12 +259,12 @@ void register_data(CLI::App& app) {
   cmd->add_option("--val-split", opts->val_split, "Held-out fraction for an ImageFolder without val/")
       ->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the split and of the grid's augmentation")->capture_default_str();
-  cmd->add_option("--workers", opts->workers, "Decoding threads")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--workers", opts->workers, "Decoding threads")->check(kPositiveNumber)->capture_default_str();
   cmd->add_option("--grid", opts->grid, "Write a grid of samples with their labels to this PNG/JPEG file");
   cmd->add_option("--grid-split", opts->grid_split, "Which split the grid shows")
       ->check(CLI::IsMember({"train", "val"}))
       ->capture_default_str();
-  cmd->add_option("--grid-count", opts->grid_count, "Samples in the grid")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--grid-count", opts->grid_count, "Samples in the grid")->check(kPositiveNumber)->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->callback([opts] { run_data_inspect(*opts); });
 
@@ -269,8 +273,8 @@ void register_data(CLI::App& app) {
       "export", "Write a generated set (shapes-captions) in COCO captions layout, for other tools or as a larger test set");
   exp->add_option("name", ex->name, "The generated set: shapes-captions")->required();
   exp->add_option("--out", ex->out, "Folder to write")->required();
-  exp->add_option("--train", ex->train, "Training images")->check(CLI::PositiveNumber)->capture_default_str();
-  exp->add_option("--val", ex->val, "Validation images")->check(CLI::PositiveNumber)->capture_default_str();
+  exp->add_option("--train", ex->train, "Training images")->check(kPositiveNumber)->capture_default_str();
+  exp->add_option("--val", ex->val, "Validation images")->check(kPositiveNumber)->capture_default_str();
   exp->add_option("--size", ex->size, "Image side in pixels")->check(CLI::Range(16, 1024))->capture_default_str();
   exp->callback([ex] { run_data_export(*ex); });
 

@@ -83,7 +83,7 @@ void run_eval_text(const EvalOptions& opts, LoadedLanguageModel lm) {
     const nlohmann::json out = {{"weights", opts.weights}, {"model", "charlm"}, {"data", data},
                                 {"split", part},           {"chars", r.chars},  {"loss", r.loss},
                                 {"bpc", r.bits_per_char()}};
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   std::printf("charlm on %s (%s, %lld characters predicted): loss %.4f nats/char, %.4f bits/char\n",
@@ -120,7 +120,7 @@ void run_eval_captions(const EvalOptions& opts, LoadedCaptioner lc) {
                                 {"bleu1", r.bleu[0]}, {"bleu2", r.bleu[1]}, {"bleu3", r.bleu[2]},
                                 {"bleu4", r.bleu[3]}, {"brevity_penalty", r.brevity_penalty},
                                 {"cider", r.cider}, {"per_image", images}};
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   std::printf("captioner on %s (%s, %zu images, beam %lld): BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, "
@@ -207,7 +207,7 @@ void run_eval(EvalOptions opts) {
     }
     out["confusion_png"] = confusion_png.empty() ? nlohmann::json(nullptr) : nlohmann::json(confusion_png);
     out["confusion"] = r.confusion;
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   std::printf("%s on %s (%s, %lld samples): top-1 %.2f%%, top-5 %.2f%%, loss %.4f\n",
@@ -242,11 +242,11 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--batch-size", opts->batch_size,
                   "Samples per forward pass; default 256 (charlm: streams, default the run's own "
                   "--batch-size, so that its validation tail scores as in training)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeNumber);
   add_threads_option(cmd, opts->threads)
       ->capture_default_str();
   cmd->add_option("--workers", opts->workers, "Data loader threads")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--transform-input", opts->transform_input,
                 "GoogLeNet from .pth/.safetensors: rescale ImageNet-normalized input the way "

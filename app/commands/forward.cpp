@@ -6,6 +6,7 @@
 #include "app/commands/commands.h"
 #include "app/engine/model_io.h"
 #include "common/error.h"
+#include "models/registry.h"
 #include "weights/weights_io.h"
 
 #include <torch/utils.h>
@@ -43,6 +44,10 @@ torch::Tensor read_input(const std::string& path) {
 }
 
 void run_forward(const ForwardOptions& opts) {
+  if (!opts.model.empty()) find_model(opts.model);  // an unknown name is a usage error before any file is read
+  if (weights_format_of(opts.output) != WeightsFormat::kSafetensors) {
+    throw usage_error("--output " + opts.output + " must be a .safetensors file; HINT: name it OUT.safetensors");
+  }
   LoadedClassifier loaded = load_classifier(opts.weights, opts.model, opts.transform_input);
   if (opts.num_classes > 0 && opts.num_classes != loaded.model->num_classes()) {
     throw usage_error("--num-classes " + std::to_string(opts.num_classes) + " disagrees with " +
@@ -54,6 +59,11 @@ void run_forward(const ForwardOptions& opts) {
   if (x.dim() != 4) {
     throw data_error(opts.input + ": expected an N x C x H x W tensor, found " +
                      std::to_string(x.dim()) + " dimensions");
+  }
+  if (x.size(1) != loaded.spec.channels) {
+    throw data_error(opts.input + ": the input has " + std::to_string(x.size(1)) + " channels, " + loaded.model_name +
+                     " takes " + std::to_string(loaded.spec.channels) + "; HINT: save an N x " +
+                     std::to_string(loaded.spec.channels) + " x H x W tensor");
   }
   x = x.to(torch::kFloat32).contiguous();
   if (opts.train_mode) loaded.model->train();
@@ -90,7 +100,7 @@ void register_forward(CLI::App& app) {
                 "Run in training mode (dropout, batch statistics, aux heads)");
   cmd->add_option("--num-classes", opts->num_classes,
                   "Expected class count; an error if the weights' head differs")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   cmd->add_option("--seed", opts->seed, "torch::manual_seed(S) just before the forward");
   cmd->callback([opts, cmd] {
     opts->has_seed = cmd->count("--seed") > 0;

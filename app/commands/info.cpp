@@ -338,10 +338,10 @@ void register_info(CLI::App& app) {
   cmd->add_option("--num-classes", opts->num_classes,
                   "Classes of the head; default 1000 for ImageNet models, 10 otherwise (charlm: "
                   "the vocabulary size, default 96)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveNumber);
   cmd->add_option("--depth", opts->depth,
                   "Merge rows by the first D parts of their names (1: features, layer1, ...); 0: all")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print machine-readable JSON on stdout");
   cmd->add_option("--weights", opts->weights,

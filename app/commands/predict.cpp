@@ -53,7 +53,7 @@ void run_predict(PredictOptions opts) {
     out.push_back({{"image", opts.inputs[i]}, {"top", top}});
   }
   if (opts.json) {
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
   }
   for (const auto& row : out) {
@@ -73,7 +73,7 @@ void register_predict(CLI::App& app) {
   cmd->add_option("inputs", opts->inputs, "[MODEL] IMAGE...: optional model name, then images");
   cmd->add_option("--weights", opts->weights, "Weights: a zoo checkpoint (.pt), a .pth/.safetensors state dict with MODEL named, or a weights name (torchvision:resnet50; `zoo weights list`) or URL")->required();
   cmd->add_option("--top-k", opts->top_k, "How many classes to show per image")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositiveNumber)
       ->capture_default_str();
   add_threads_option(cmd, opts->threads)
       ->capture_default_str();

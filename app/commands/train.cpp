@@ -40,6 +40,10 @@ bool typed_on_command_line(const CLI::App& cmd, const std::string& key) {
 
 // The JSON object of --config FILE.
 nlohmann::json read_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw missing_error("config file " + path + " is a directory; HINT: pass a JSON file such as a run's config.json");
+  }
   std::ifstream in(path);
   if (!in) {
     throw missing_error("config file not found: " + path + "; HINT: pass a JSON file such as a "
@@ -78,6 +82,9 @@ TrainConfig resolve_config(const TrainOptions& opts, const CLI::App& cmd) {
     return train_config_from_json(merged);
   } catch (const nlohmann::json::exception& e) {
     throw data_error("config file " + opts.config_file + " has a value of the wrong type: " + e.what());
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kUsage) throw;
+    throw data_error("config file " + opts.config_file + ": " + e.what());
   }
 }
 
@@ -306,7 +313,7 @@ void add_train_options(CLI::App* cmd, TrainOptions& opts) {
   // Data parallelism
   option("--nproc", opts.nproc,
          "Train on this many local ranks (processes), started by zoo with torchrun's environment; "
-         "0: one process, or as many as torchrun started")->check(CLI::NonNegativeNumber);
+         "0: one process, or as many as torchrun started")->check(kNonNegativeNumber);
   option("--dist-backend", c.dist_backend, "Collectives of a data-parallel run: gloo (CPU), nccl (CUDA builds "
          "with NCCL) or auto (nccl on CUDA when available, else gloo)")
       ->check(CLI::IsMember({"auto", "gloo", "nccl"}));

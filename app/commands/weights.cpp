@@ -111,7 +111,7 @@ void run_verify(const WeightsOptions& opts) {
   size_t i = 0;
   for_each_name(files, "verified", [&](const std::string& path) {
     const std::string full = sha256[i++];
-    if (!fs::exists(path)) throw missing_error(path + " is not in the cache; HINT: zoo weights fetch NAME");
+    if (!fs::is_regular_file(path)) throw missing_error(path + " is not in the cache; HINT: zoo weights fetch NAME");
     const std::string problem = verification_problem(path, fs::path(path).filename().string(), full);
     if (!problem.empty()) {
       throw data_error(path + " is damaged: " + problem + "; HINT: `zoo weights fetch` replaces it");

@@ -9,6 +9,7 @@
 #include "common/atomic_file.h"
 #include "common/checksum.h"
 #include "common/error.h"
+#include "weights/weights_io.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
@@ -149,7 +150,8 @@ void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDi
     }
   }
   meta["checksums"] = {{"algorithm", kChecksumAlgorithm}, {"tensors", std::move(sums)}};
-  const std::string meta_text = meta.dump();
+  // A path that is not UTF-8 (a run started from such a folder) is kept with U+FFFD in its place.
+  const std::string meta_text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   archive.write("meta", c10::IValue(meta_text));
   archive.write("meta_checksum", c10::IValue(checksum_hex(meta_text)));
   // A write error is caught inside the callback and the rest of the archive is swallowed:
@@ -183,11 +185,15 @@ Checkpoint load_checkpoint(const std::string& path, torch::Device device) {
   }
   Checkpoint ckpt;
   torch::serialize::InputArchive archive;
+  check_zip_sizes(path, std::filesystem::file_size(path, ec));
   try {
     archive.load_from(path);
   } catch (const c10::Error& e) {
     throw data_error("cannot read checkpoint " + path + ": not a zoo checkpoint or corrupt (" +
                      std::string(e.what_without_backtrace()).substr(0, 160) + "); " + hint());
+  } catch (const std::exception& e) {  // LibTorch's TorchScript loader also throws std::out_of_range
+    throw data_error("cannot read checkpoint " + path + ": not a zoo checkpoint or corrupt (" +
+                     std::string(e.what()).substr(0, 160) + "); " + hint());
   }
   try {
     c10::IValue meta;
@@ -264,6 +270,11 @@ Checkpoint load_checkpoint(const std::string& path, torch::Device device) {
                      std::string(e.what_without_backtrace()).substr(0, 160) + "); " + hint());
   } catch (const nlohmann::json::exception& e) {
     throw data_error("checkpoint " + path + " has corrupt metadata: " + e.what() + "; " + hint());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // the optimizer's nested archive, read the same way
+    throw data_error("cannot read checkpoint " + path + ": corrupt (" + std::string(e.what()).substr(0, 160) + "); " +
+                     hint());
   }
   return ckpt;
 }

@@ -85,11 +85,11 @@ LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const
   LoadedClassifier out;
   const std::string model = ckpt.meta.value("model", "");
   if (!model.empty() && find_model(model).is_captioner()) {
-    throw usage_error(path + " is a captioner checkpoint, and this command needs an image classifier; HINT: "
+    throw data_error(path + " is a captioner checkpoint, and this command needs an image classifier; HINT: "
                       "zoo caption --weights " + path + " IMAGE, zoo eval --weights " + path + " (BLEU)");
   }
   if (!model.empty() && !find_model(model).is_classifier()) {
-    throw usage_error(path + " is a " + model + " checkpoint, and this command needs an image "
+    throw data_error(path + " is a " + model + " checkpoint, and this command needs an image "
                       "classifier; HINT: zoo sample --weights " + path + " (text), zoo eval --weights " +
                       path + " --data TEXT (bits per character)");
   }
@@ -117,7 +117,8 @@ LoadedClassifier from_state_dict(const std::string& path, WeightsFormat format,
   if (model_name.empty()) {
     throw usage_error(std::string("a ") + weights_format_name(format) + " file holds weights "
                       "only, not which model they belong to: " + path +
-                      "; HINT: name the model first, e.g. `zoo predict resnet18 --weights " + path + " ...`");
+                      "; HINT: name the model, e.g. `zoo predict resnet18 --weights " + path + " ...` or `zoo convert " + path +
+                      " OUT.pt --model resnet18`");
   }
   const ModelInfo& info = find_model(model_name);
   if (transform_input && info.family != "googlenet") {

@@ -72,7 +72,7 @@ RunDir RunDir::open(const fs::path& dir) {
 }
 
 void RunDir::write_config(const nlohmann::json& config) const {
-  write_text(dir_ / "config.json", config.dump(2) + "\n");
+  write_text(dir_ / "config.json", config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 void RunDir::write_file(const std::string& name, const std::string& text) const {

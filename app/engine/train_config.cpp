@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 namespace zoo {
 
@@ -33,10 +35,59 @@ nlohmann::json to_json(const TrainConfig& c) {
   return j;
 }
 
+namespace {
+
+// One field from `j` (the default when absent), its JSON type checked first: a value of the
+// wrong type, or an integer out of the field's range (1e300 for an int64), is a usage error
+// naming the flag, never a conversion with undefined behaviour.
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T* out) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  const nlohmann::json& v = *it;
+  auto wrong = [&](const char* expected) {
+    return usage_error(flag_of(key) + " must be " + expected + ", got " + v.dump().substr(0, 60));
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) throw wrong("true or false");
+    *out = v.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                      : v.is_number_integer()
+                          ? v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                (v.get<int64_t>() < 0 || static_cast<uint64_t>(v.get<int64_t>()) <=
+                                                              static_cast<uint64_t>(std::numeric_limits<T>::max()))
+                          : v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>() &&
+                                v.get<double>() >= static_cast<double>(std::numeric_limits<T>::min()) &&
+                                v.get<double>() < static_cast<double>(std::numeric_limits<T>::max());
+    if (!fits) throw wrong(std::is_signed_v<T> ? "an integer in range" : "a non-negative integer in range");
+    *out = v.is_number_unsigned() ? static_cast<T>(v.get<uint64_t>())
+           : v.is_number_integer() ? static_cast<T>(v.get<int64_t>())
+                                   : static_cast<T>(v.get<double>());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) throw wrong("a number");
+    *out = v.get<T>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) throw wrong("a string");
+    *out = v.get<std::string>();
+  } else {  // a list
+    if (!v.is_array()) throw wrong("a list");
+    T list;
+    for (size_t i = 0; i < v.size(); ++i) {
+      typename T::value_type item{};
+      read_field(nlohmann::json{{key, v[i]}}, key, &item);
+      list.push_back(std::move(item));
+    }
+    *out = std::move(list);
+  }
+}
+
+}  // namespace
+
 TrainConfig train_config_from_json(const nlohmann::json& j) {
-  const TrainConfig defaults;
+  if (!j.is_object()) throw usage_error("a configuration must be a JSON object, got " + j.dump().substr(0, 60));
   TrainConfig c;
-#define ZOO_FROM_JSON(field) c.field = j.value(#field, defaults.field);
+#define ZOO_FROM_JSON(field) read_field(j, #field, &c.field);
   ZOO_TRAIN_CONFIG_FIELDS(ZOO_FROM_JSON)
 #undef ZOO_FROM_JSON
   return c;

@@ -124,6 +124,8 @@ nlohmann::json checkpoint_meta(const Run& run, const TaskState& state) {
   meta["model"] = run.config.model;
   meta["data"] = run.config.data;
   meta["position"] = position_to_json(run.pos);
+  const int64_t samples = run.task->train_data().samples();
+  if (samples >= 0) meta["position"]["train_samples"] = samples;
   meta["schedule"] = run.schedule->state();
   meta["loss_scaler"] = run.scaler->state();
   meta["task_state"] = state.meta;
@@ -331,7 +333,14 @@ void restore(Run& run, const Checkpoint& ckpt, const std::string& path) {
                      std::string(e.what_without_backtrace()).substr(0, 120) + ")");
   }
   restore_rng_states(ckpt);
-  run.pos = position_from_json(ckpt.meta.at("position"));
+  const nlohmann::json& at = ckpt.meta.at("position");
+  const int64_t then = at.value("train_samples", int64_t{-1}), now = run.task->train_data().samples();
+  if (then >= 0 && now >= 0 && then != now) {
+    throw data_error("cannot resume from " + path + " exactly: the training data held " + std::to_string(then) +
+                     " samples when it was saved and holds " + std::to_string(now) + " now; HINT: restore the "
+                     "dataset as it was (a file went missing or was added), or start a new run");
+  }
+  run.pos = position_from_json(at);
   if (ckpt.meta.contains("schedule")) run.schedule->load_state(ckpt.meta["schedule"]);
   if (ckpt.meta.contains("loss_scaler")) run.scaler->load_state(ckpt.meta["loss_scaler"]);
   run.task->load_state({ckpt.meta.value("task_state", nlohmann::json::object()), own_task_tensors(run, ckpt.task_state)});
@@ -420,7 +429,7 @@ void append_step_row(Run& run, const Window& window, double lr) {
 // stop request of any rank (`sig`: this rank's). Returns the signal all ranks stop for, or 0.
 int synchronise_group(Run& run, Window& group, int sig) {
   if (run.reducer) run.reducer->finish();
-  std::vector<double> values = {double(sig), double(group.units)};
+  std::vector<double> values = {double(sig), double(group.units), sig != 0 ? 1.0 : 0.0};
   for (const auto& m : run.metrics) {
     if (!m.in_training) continue;
     values.push_back(group.sums.mean(m.name) * group.sums.weight(m.name));
@@ -428,7 +437,7 @@ int synchronise_group(Run& run, Window& group, int sig) {
   }
   run.dist->all_reduce_sum(values);
   group.sums = {};
-  size_t k = 2;
+  size_t k = 3;
   for (const auto& m : run.metrics) {
     if (!m.in_training) continue;
     if (values[k + 1] > 0) group.sums.add(m.name, values[k], values[k + 1]);
@@ -436,7 +445,11 @@ int synchronise_group(Run& run, Window& group, int sig) {
   }
   group.units = static_cast<int64_t>(values[1]);
   if (values[0] == 0) return 0;
-  return sig != 0 ? sig : SIGTERM;
+  if (sig != 0) return sig;
+  // A signal reached other ranks first (the launcher forwards it to one rank after another):
+  // stop with theirs when they agree on one, so that every rank exits with the same code.
+  const double signalled = values[2], mean = values[0] / signalled;
+  return mean == std::floor(mean) && (mean == SIGINT || mean == SIGTERM) ? static_cast<int>(mean) : SIGTERM;
 }
 
 // On SIGINT/SIGTERM (`sig`): last.pt at this exact position, then the interrupted error (exit
@@ -805,7 +818,16 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   std::error_code ec;
   fs::path dir = run_or_checkpoint;
   const bool file_given = fs::is_regular_file(dir, ec);
-  if (file_given) dir = dir.parent_path().parent_path();  // runs/x/checkpoints/last.pt
+  if (file_given) {  // runs/x/checkpoints/last.pt: the file must be a checkpoint inside a run
+    load_checkpoint(run_or_checkpoint);
+    dir = fs::absolute(dir, ec).parent_path().parent_path();
+    if (fs::absolute(run_or_checkpoint, ec).parent_path().filename() != "checkpoints" ||
+        !fs::is_regular_file(dir / "config.json", ec)) {
+      throw missing_error(run_or_checkpoint + " is not inside a run directory (RUN/checkpoints/" +
+                        fs::path(run_or_checkpoint).filename().string() + " beside RUN/config.json); HINT: "
+                        "--resume takes a run directory written by `zoo train` or one of its checkpoints");
+    }
+  }
   RunDir run_dir = RunDir::open(dir);
   std::string path = file_given ? run_or_checkpoint : "";
   Checkpoint peek = file_given ? load_checkpoint(path) : load_latest_checkpoint(run_dir, &path);

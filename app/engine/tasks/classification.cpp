@@ -41,6 +41,7 @@ class FeatureSource : public BatchSource {
   int64_t batches_per_epoch() const override {
     return batch_count(shard_size(row_of_.size(), options_), options_.batch_size, options_.drop_last);
   }
+  int64_t samples() const override { return static_cast<int64_t>(row_of_.size()); }
   void start_epoch(int64_t epoch, int64_t first_batch) override {
     order_ = shard_order(epoch_order(row_of_.size(), options_.seed, epoch, options_.shuffle), options_);
     next_ = std::min(first_batch, batches_per_epoch());
@@ -287,6 +288,11 @@ void ClassificationTask::load_pretrained(const std::string& weights) {
                      name_list(mismatched, 4) + "; HINT: pass weights of the same architecture");
   }
   const LoadReport report = load_state_dict(*model_, load, LoadMode::kNonStrict, path);
+  if (std::none_of(report.matched.begin(), report.matched.end(), [&](const std::string& n) { return !in_head(n, heads); })) {
+    throw data_error("--weights " + path + " holds none of " + model_name_ + "'s tensors beyond its head (" +
+                     std::to_string(report.unexpected.size()) + " tensors of another model); HINT: pass weights "
+                     "of the same architecture");
+  }
   spdlog::info("loaded {} of {} tensors from {}", report.matched.size(), file.size(), path);
   if (!adapted.empty()) spdlog::info("adapted the input convolution to {} channel(s): {}", spec_.channels, name_list(adapted, 10));
   if (!reset.empty()) {

@@ -83,7 +83,7 @@ TextEvalResult evaluate_text(CharLmImpl& model, BatchSource& source, const torch
 LanguageModelTask::LanguageModelTask(TrainConfig& config, const TaskContext& context)
     : device_(context.device), precision_(context.precision) {
   if (!config.weights.empty()) {
-    throw usage_error("charlm trains from scratch; --weights (fine-tuning) is for image "
+    throw data_error("charlm trains from scratch; --weights (fine-tuning) is for image "
                       "classifiers; HINT: --resume RUN continues a charlm run");
   }
   if (config.data.empty()) config.data = kDefaultTextCorpus;
