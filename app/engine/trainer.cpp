@@ -774,6 +774,8 @@ void set_aside_damaged_last(const RunDir& run_dir, const std::string& path) {
     if (e.kind() != ErrorKind::kBadData) return;
     const fs::path aside = last.parent_path() / "last.damaged.pt";
     fs::rename(last, aside, ec);
+    std::error_code gone;
+    if (ec && !fs::exists(last, gone)) return;  // another rank of this launch set it aside first
     if (ec) throw io_error("cannot rename the damaged " + last.string() + " to " + aside.string() + ": " + ec.message());
     spdlog::warn("{} is damaged; renamed it to {}", last.string(), aside.string());
   }
