@@ -420,6 +420,8 @@ void ImageFolderDataset::load(size_t index, float* out, uint64_t sample_seed) co
 void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t sample_seed) const {
   const int out_h = int(spec_.height), out_w = int(spec_.width), channels = int(spec_.channels);
   const std::vector<uint8_t> bytes = read_checked(path);
+  // Before any geometry is computed from the header's claim.
+  check_declared_size(bytes, path);
   if (small_) {
     small_image_pipeline(decode(bytes, 1, channels, path), spec_, augment_, /*flip=*/true, sample_seed, out);
     return;

@@ -8,13 +8,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace zoo {
 
 namespace {
 
-// Python's round(): halves to even (the current rounding mode, round-to-nearest-even).
-int py_round(double x) { return int(std::nearbyint(x)); }
+// Python's round(): halves to even (the current rounding mode, round-to-nearest-even),
+// saturated to int so that absurd sizes give a box the caller's bounds checks refuse.
+int py_round(double x) {
+  const double r = std::nearbyint(x);
+  if (!(r > double(std::numeric_limits<int>::min()))) return std::numeric_limits<int>::min();
+  if (!(r < double(std::numeric_limits<int>::max()))) return std::numeric_limits<int>::max();
+  return int(r);
+}
 
 }  // namespace
 

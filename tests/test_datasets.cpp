@@ -192,6 +192,44 @@ TEST(ImageFolder, EvalGeometryAndChannelConversion) {
   EXPECT_EQ(count_unreadable(*g.train) + count_unreadable(*g.val), 0);
 }
 
+TEST(ImageFolder, HeadersClaimingTooManyPixelsAreRefusedBeforeAnythingIsComputed) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "c");
+  // A truncated PNG header that declares 0x72727272 x 0x72727272 pixels (found by the image
+  // fuzzer: the training crop was computed from it before any check), and a whole PNG whose
+  // IHDR claims 20000 x 20000 (400 M pixels, over PIL's decompression-bomb limit).
+  const std::string truncated = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(19, 'r');
+  test::write_file(dir / "c/truncated.png", truncated);
+  const std::string good = dir / "c/good.png";
+  write_image(good, 60, 80, {255, 0, 0});
+  std::string png = test::read_file(good);
+  ASSERT_EQ(png.substr(12, 4), "IHDR");
+  const char side[4] = {0, 0, 0x4e, 0x20};  // 20000, big-endian
+  png.replace(16, 4, side, 4);
+  png.replace(20, 4, side, 4);
+  test::write_file(dir / "c/bomb.png", png);
+  SampleSpec spec;
+  spec.channels = 3;
+  spec.height = spec.width = 32;
+  for (const Augment a : {Augment::kNone, Augment::kStandard, Augment::kStrong}) {
+    ImageFolderDataset d({{dir / "c/truncated.png", 0}, {dir / "c/bomb.png", 0}, {good, 0}}, spec, a,
+                         dir.path().string());
+    std::vector<float> out(3 * 32 * 32);
+    for (size_t i = 0; i < 2; ++i) {
+      try {
+        d.load(i, out.data(), 7);
+        ADD_FAILURE() << "sample " << i << " loaded";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kBadData);
+        EXPECT_NE(std::string(e.what()).find(i == 0 ? "from its header (damaged or truncated)" : "more than zoo decodes"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+    d.load(2, out.data(), 7);  // the untouched original still loads
+  }
+}
+
 TEST(ImageFolder, TrainingCropIsRandomResizedCropAndDecodesReducedJpegs) {
   TempDir dir;
   fs::create_directories(dir.path() / "c");

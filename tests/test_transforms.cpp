@@ -5,6 +5,8 @@
 #include "data/transforms.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
@@ -50,6 +52,21 @@ TEST(Transforms, RandomResizedCropFallsBackToTheCentralCrop) {
   EXPECT_EQ(t.width, 9);
   EXPECT_EQ(t.height, 12);
   EXPECT_EQ(t.top, (1000 - 12) / 2);
+}
+
+TEST(Transforms, RandomResizedCropOfAbsurdSizesStaysInsideTheImage) {
+  // Sides near INT_MAX make sqrt(area * ratio) overflow int: the rounding saturates, the tries
+  // are refused and the fallback box is inside the image.
+  for (const int side : {std::numeric_limits<int>::max(), 0x72727272}) {
+    Rng rng(3);
+    const CropBox b = random_resized_crop_box(side, side, rng);
+    EXPECT_GT(b.height, 0);
+    EXPECT_GT(b.width, 0);
+    EXPECT_GE(b.top, 0);
+    EXPECT_GE(b.left, 0);
+    EXPECT_LE(int64_t(b.top) + b.height, side);
+    EXPECT_LE(int64_t(b.left) + b.width, side);
+  }
 }
 
 TEST(Transforms, ResizeAndCenterCropGeometryIsTorchvisions) {
