@@ -87,22 +87,27 @@ fs::path user_copy(const std::string& from, const DatasetFile& f, bool single) {
   return {};
 }
 
-// The file `f` verified at a local path: the user's copy, the one already in `folder`, or a
-// download from the mirrors.
-fs::path obtain(const DatasetSource& source, const DatasetFile& f, const fs::path& folder,
+// The user's copy of `f` named by --from, verified against its published MD5.
+fs::path verified_user_copy(const DatasetSource& source, const DatasetFile& f, const std::string& from) {
+  const fs::path mine = user_copy(from, f, source.files.size() == 1);
+  if (mine.empty()) {
+    throw missing_error("--from " + from + " does not hold " + f.name + "; HINT: give the file, or a folder "
+                        "holding " + std::to_string(source.files.size()) + " file(s) by their official names");
+  }
+  const std::string problem = digest_problem(mine.string(), md5_of(f));
+  if (!problem.empty()) {
+    throw data_error(mine.string() + " is not the official " + f.name + ": " + problem +
+                     "; HINT: the file is damaged or another version: download it again (it was left in place)");
+  }
+  return mine;
+}
+
+// The file `f` verified at a local path: the user's copy `mine` (already verified; empty when
+// there is none), the one already in `folder`, or a download from the mirrors.
+fs::path obtain(const DatasetSource& source, const DatasetFile& f, const fs::path& mine, const fs::path& folder,
                 const DatasetDownloadOptions& o, DatasetDownloadResult& result) {
   std::error_code ec;
-  if (!o.from.empty()) {
-    const fs::path mine = user_copy(o.from, f, source.files.size() == 1);
-    if (mine.empty()) {
-      throw missing_error("--from " + o.from + " does not hold " + f.name + "; HINT: give the file, or a folder "
-                          "holding " + std::to_string(source.files.size()) + " file(s) by their official names");
-    }
-    const std::string problem = digest_problem(mine.string(), md5_of(f));
-    if (!problem.empty()) {
-      throw data_error(mine.string() + " is not the official " + f.name + ": " + problem +
-                       "; HINT: the file is damaged or another version: download it again (it was left in place)");
-    }
+  if (!mine.empty()) {
     ++result.verified_files;
     if (f.unpack) return mine;  // read where it is
     const fs::path dest = folder / f.name;
@@ -120,7 +125,8 @@ fs::path obtain(const DatasetSource& source, const DatasetFile& f, const fs::pat
       ++result.verified_files;
       return dest;
     } catch (const Error& e) {
-      const bool next = i + 1 < mirrors.size() &&
+      // Offline, every mirror gives the same answer: the first one is the error.
+      const bool next = i + 1 < mirrors.size() && !o.download.offline &&
                         (e.kind() == ErrorKind::kMissingInput || e.kind() == ErrorKind::kIO);
       if (!next) throw;
       spdlog::warn("{}; trying the next mirror", e.what());
@@ -178,14 +184,23 @@ DatasetDownloadResult download_dataset(const DatasetSource& source, const Datase
   DatasetDownloadResult result;
   const fs::path folder = fs::path(o.root) / source.folder;
   result.folder = folder.string();
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) {
-    throw io_error("cannot create " + folder.string() + ": " + ec.message() +
-                   "; HINT: set $ZOO_DATA to a writable folder");
+  // Every input is checked before anything is written: the user's copies, or, offline, that
+  // the files are already there (fetch_file refuses a missing one and creates nothing).
+  std::vector<fs::path> mine(source.files.size());
+  if (!o.from.empty()) {
+    for (size_t i = 0; i < source.files.size(); ++i) mine[i] = verified_user_copy(source, source.files[i], o.from);
   }
-  for (const DatasetFile& f : source.files) {
-    const fs::path local = obtain(source, f, folder, o, result);
+  std::error_code ec;
+  if (!o.download.offline || !o.from.empty()) {
+    fs::create_directories(folder, ec);
+    if (ec) {
+      throw io_error("cannot create " + folder.string() + ": " + ec.message() +
+                     "; HINT: set $ZOO_DATA to a writable folder");
+    }
+  }
+  for (size_t i = 0; i < source.files.size(); ++i) {
+    const DatasetFile& f = source.files[i];
+    const fs::path local = obtain(source, f, mine[i], folder, o, result);
     if (f.unpack) result.unpacked_files += unpack(local, f, folder, o);
   }
   return result;

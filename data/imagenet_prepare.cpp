@@ -57,12 +57,27 @@ int64_t file_size_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
-void require_exists(const std::string& path, const std::string& what) {
+void require_file(const std::string& path, const std::string& what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw missing_error(what + " not found: " + path +
                         "; HINT: check the path (ImageNet's archives come from image-net.org "
                         "after registration)");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw missing_error(what + " " + path + " is not a file" + (S_ISDIR(st.st_mode) ? " but a folder" : "") +
+                        "; HINT: give the archive itself, or the folder holding the archives as --from");
+  }
+}
+
+// An archive that cannot be read, or holds nothing, is refused before anything is written:
+// its format and first member's header are read here.
+void require_archive(const std::string& path, const std::string& what) {
+  require_file(path, what);
+  ArchiveReader reader(path);
+  if (!reader.next()) {
+    throw data_error(what + " " + printable(path) + " holds no files; HINT: the download is incomplete: "
+                     "fetch it again from image-net.org");
   }
 }
 
@@ -554,9 +569,9 @@ PrepareSummary prepare_imagenet(const ImagenetArchives& archives, const std::str
     throw usage_error("no output directory given; HINT: give the folder to prepare ImageNet in");
   }
   // Every input is checked before hours of work start.
-  if (!archives.devkit.empty()) require_exists(archives.devkit, "ImageNet devkit archive");
-  if (!archives.val_tar.empty()) require_exists(archives.val_tar, "ImageNet validation archive");
-  if (!archives.train_tar.empty()) require_exists(archives.train_tar, "ImageNet training archive");
+  if (!archives.devkit.empty()) require_file(archives.devkit, "ImageNet devkit archive");
+  if (!archives.val_tar.empty()) require_archive(archives.val_tar, "ImageNet validation archive");
+  if (!archives.train_tar.empty()) require_archive(archives.train_tar, "ImageNet training archive");
 
   std::optional<Devkit> devkit;
   if (!archives.devkit.empty()) devkit = read_devkit(archives.devkit);

@@ -23,8 +23,9 @@ unknown flags, models and names. For each case it checks
     into it, must not exist afterwards).
 
 A few "ok:" rows give valid input under a non-UTF-8 name, which must work (exit 0, writing
-only where the row allows). Failures are labelled with the known zoo defect they show
-(KNOWN_DEFECTS below); those rows keep the correct expectation, so they fail until zoo is fixed.
+only where the row allows). Failures are labelled with the zoo defect they resemble among those
+this test found (KNOWN_DEFECTS below, all fixed); rows of a defect still open are listed in
+OPEN_DEFECTS and reported as XFAIL while they fail.
 
 Every run has ZOO_OFFLINE=1, OMP_NUM_THREADS=1, NO_COLOR=1 and an address-space limit of 4 GiB
 (so an absurd size that zoo fails to refuse ends as an allocation failure instead of taking the
@@ -576,8 +577,8 @@ def build_table():
 
 
 # ---------------------------------------------------------------------------------------------
-# Known zoo defects (found by this test; the rows above keep the correct expectation, so they fail
-# until zoo is fixed). (case-name regex, defect) pairs, only used to label the failures.
+# The zoo defects this test found, all fixed since; a failing row is labelled with the one it
+# resembles, to point at the code that regressed. (case-name regex, defect) pairs.
 
 KNOWN_DEFECTS = [
     (r"^zoo (unknown command|unknown flag)|unknown subcommand", "D2 'A subcommand is required' hides the unknown word"),
@@ -603,11 +604,7 @@ KNOWN_DEFECTS = [
 
 # Defects still open in zoo: their rows run and are reported as XFAIL while they fail; a row
 # that passes while listed here fails the test, so that the list only shrinks.
-OPEN_DEFECTS = [
-    (r"finetune --freeze selects nothing", "D13 finetune logs a line before its --freeze error"),
-    (r"data download (offline|--from|mnist --from)", "D16 data download makes $ZOO_DATA/NAME (and a .lock) before checking its inputs"),
-    (r"data prepare --train-tar=(directory|empty|nonutf8-bad|text)$", "D17 data prepare makes the output before reading the archive; a directory is 65"),
-]
+OPEN_DEFECTS = []  # D13, D16 and D17 were the last; all of the above are fixed
 
 
 CLI11_TAIL = b"Run with --help for more information."

@@ -169,12 +169,15 @@ ClassificationTask::ClassificationTask(TrainConfig& config, const TaskContext& c
   model_options_.dropout = config.dropout;
   model_options_.transform_input = transform_input;
   model_ = build_classifier(config.model, model_options_);
+  // --freeze and --train are resolved against the model here, before the weights are read,
+  // so that a pattern naming nothing is refused before any work (the trainer applies them).
+  const Freezer freezer(*model_, model_->head_prefixes(), {config.freeze, config.train, config.bn_train});
   if (!config.weights.empty() && !context.resuming) load_pretrained(config.weights);
   model_->to(context.device);
   if (config.channels_last) to_channels_last(*model_);
   if (cache_features_) {
     if (config.aux_logits) throw usage_error("--cache-features trains the head alone; HINT: drop --aux-logits");
-    check_backbone_frozen(config);
+    check_backbone_frozen(freezer);
   }
 
   train_options_.batch_size = config.batch_size;
@@ -313,8 +316,7 @@ void ClassificationTask::load_pretrained(const std::string& weights) {
   if (!missing.empty()) spdlog::warn("{} tensors keep their initial values (not in the file): {}", missing.size(), name_list(missing, 10));
 }
 
-void ClassificationTask::check_backbone_frozen(const TrainConfig& config) const {
-  const Freezer freezer(*model_, model_->head_prefixes(), {config.freeze, config.train, config.bn_train});
+void ClassificationTask::check_backbone_frozen(const Freezer& freezer) const {
   for (const auto& p : model_->named_parameters()) {
     if (!in_head(p.key(), model_->head_prefixes()) && !freezer.is_frozen(p.key())) {
       throw usage_error("--cache-features needs the whole backbone frozen, but " + p.key() +

@@ -23,6 +23,8 @@
 
 namespace zoo {
 
+class Freezer;
+
 class ClassificationTask : public Task {
  public:
   // Opens config.data (the model's default data when empty; filled in), builds config.model
@@ -50,7 +52,7 @@ class ClassificationTask : public Task {
 
  private:
   void load_pretrained(const std::string& path);
-  void check_backbone_frozen(const TrainConfig& config) const;
+  void check_backbone_frozen(const Freezer& freezer) const;
   void build_feature_cache();
 
   std::string model_name_;
