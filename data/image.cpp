@@ -20,7 +20,7 @@ torch::Tensor load_image_file(const std::string& path, const SampleSpec& spec) {
       throw usage_error("--resize " + std::to_string(spec.resize) + " is smaller than the crop " +
                         std::to_string(spec.height) + "x" + std::to_string(spec.width));
     }
-    img = center_crop(resize_shorter(img, int(spec.resize)), int(spec.height), int(spec.width));
+    img = center_crop(resize_shorter(img, int(spec.resize), path), int(spec.height), int(spec.width));
   } else {
     img = resize_to(img, int(spec.height), int(spec.width));
   }

@@ -439,7 +439,7 @@ void ImageFolderDataset::load_file(const std::string& path, float* out, uint64_t
     const int shorter = std::min(full.width, full.height);
     const int k = jpeg ? reduce_for(shorter, shorter, int(spec_.resize), int(spec_.resize)) : 1;
     if (img.empty()) img = decode(bytes, k, channels, path);
-    img = center_crop(resize_shorter(img, int(spec_.resize)), out_h, out_w);
+    img = center_crop(resize_shorter(img, int(spec_.resize), path), out_h, out_w);
     to_normalized_chw(img, spec_.mean, spec_.std, out);
     return;
   }

@@ -81,7 +81,19 @@ cv::Mat crop(const cv::Mat& img, const CropBox& box) {
   return out;
 }
 
-cv::Mat resize_shorter(const cv::Mat& img, int size) {
+cv::Mat resize_shorter(const cv::Mat& img, int size, const std::string& name) {
+  // An extreme aspect ratio would make the resized image huge (a 1 x 65535 JPEG of 600 bytes
+  // becomes 256 x 16.8M pixels, 12.9 GB): refused at the decoder's own limit, PIL's
+  // decompression-bomb size (an aspect ratio above about 2700:1 at 256).
+  constexpr int64_t kMaxResizedPixels = 178'956'970;
+  const int64_t shorter = std::min(img.rows, img.cols), longer = std::max(img.rows, img.cols);
+  const int64_t resized_longer = shorter > 0 ? int64_t(size) * longer / shorter : 0;
+  if (resized_longer * size > kMaxResizedPixels) {
+    throw data_error("image " + name + " is " + std::to_string(img.cols) + " x " + std::to_string(img.rows) +
+                     " pixels: resizing its shorter side to " + std::to_string(size) + " would make " +
+                     std::to_string(resized_longer) + " x " + std::to_string(size) + ", more than zoo resizes (" +
+                     std::to_string(kMaxResizedPixels) + " pixels); HINT: crop the image to a usual aspect ratio");
+  }
   const cv::Size s = resize_shorter_size(img.rows, img.cols, size);
   return resize_to(img, s.height, s.width);
 }

@@ -58,7 +58,9 @@ cv::Size resize_shorter_size(int height, int width, int size);
 cv::Mat resize_to(const cv::Mat& img, int height, int width);
 // The box of `img` (zero padded where it reaches outside), a copy.
 cv::Mat crop(const cv::Mat& img, const CropBox& box);
-cv::Mat resize_shorter(const cv::Mat& img, int size);
+// Resize(size) on `img`; data_error naming `name` (its path) when the result would exceed the
+// decoder's pixel limit (an aspect ratio above about 2700:1 at 256).
+cv::Mat resize_shorter(const cv::Mat& img, int size, const std::string& name);
 cv::Mat center_crop(const cv::Mat& img, int height, int width);
 // RandomCrop(size, padding=pad): zero pad each side by `pad`, then a random height x width box.
 cv::Mat random_crop_padded(const cv::Mat& img, int height, int width, int pad, Rng& rng);

@@ -5,6 +5,7 @@
 // across loader worker counts.
 #include "common/error.h"
 #include "data/datasets.h"
+#include "data/image.h"
 #include "data/image_folder.h"
 #include "data/inspect.h"
 #include "data/loader.h"
@@ -228,6 +229,40 @@ TEST(ImageFolder, HeadersClaimingTooManyPixelsAreRefusedBeforeAnythingIsComputed
     }
     d.load(2, out.data(), 7);  // the untouched original still loads
   }
+}
+
+TEST(ImageFolder, ExtremeAspectRatiosAreRefusedBeforeResizing) {
+  // A 1 x 60000 JPEG (a few hundred bytes): Resize(256) would make it 256 x 15.4M pixels. The
+  // evaluation pipeline and predict's loader refuse it; the training crop (aspect ratio 3:4 to
+  // 4:3) still reads it.
+  TempDir dir;
+  fs::create_directories(dir.path() / "c");
+  const std::string path = dir / "c/strip.jpg";
+  ASSERT_TRUE(cv::imwrite(path, cv::Mat(1, 60000, CV_8UC1, cv::Scalar(90))));
+  SampleSpec spec;
+  spec.channels = 3;
+  spec.height = spec.width = 224;
+  std::vector<float> out(3 * 224 * 224);
+  const ImageFolderDataset eval({{path, 0}}, spec, Augment::kNone, dir.path().string());
+  for (int k = 0; k < 2; ++k) {
+    try {
+      if (k == 0) {
+        eval.load(0, out.data(), 1);
+      } else {
+        SampleSpec predict_spec = spec;
+        predict_spec.resize = 256;
+        load_image_file(path, predict_spec);
+      }
+      ADD_FAILURE() << (k == 0 ? "the evaluation pipeline" : "load_image_file") << " resized it";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kBadData);
+      EXPECT_NE(std::string(e.what()).find("would make 15360000 x 256, more than zoo resizes"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+  const ImageFolderDataset train({{path, 0}}, spec, Augment::kStandard, dir.path().string());
+  train.load(0, out.data(), 1);
 }
 
 TEST(ImageFolder, TrainingCropIsRandomResizedCropAndDecodesReducedJpegs) {

@@ -8,6 +8,7 @@
 #include "app/engine/tasks/captioning.h"
 #include "common/device.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "data/image.h"
 #include "data/image_folder.h"
 
@@ -149,7 +150,7 @@ void run_caption(CaptionOptions opts) {
     }
     std::fflush(stdout);
   }
-  if (opts.json) std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (opts.json) std::printf("%s\n", json_text(out, 2).c_str());
   if (first) {
     throw Error(first->kind(), std::to_string(failed) + " of " + std::to_string(opts.images.size()) +
                 " images could not be captioned (errors above)");

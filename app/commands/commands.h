@@ -28,6 +28,10 @@ void register_weights(CLI::App& app);
 void register_caption(CLI::App& app);
 void register_verify(CLI::App& app);
 
+// For an output flag that writes tensors (forward --output, features --out): `path` must name a
+// .safetensors file; usage_error otherwise.
+void require_safetensors(const char* flag, const std::string& path);
+
 // Runs `what` for each name. With one name its error is the command's. With several, an error
 // for one is printed and the others still run; the first failure's kind is thrown at the end
 // as a one-line summary ("2 of 5 could not be <verb> (errors above)").

@@ -4,6 +4,7 @@
 #include "app/engine/caption.h"
 #include "common/error.h"
 #include "models/registry.h"
+#include "weights/weights_io.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -59,6 +60,12 @@ void print_parse_error(CLI::App& app, const CLI::ParseError& e) {
     what = "unexpected argument '" + rest.front() + "'";
   }
   std::fprintf(stderr, "zoo: error: %s: %s; HINT: %s --help\n", path.c_str(), what.c_str(), path.c_str());
+}
+
+void require_safetensors(const char* flag, const std::string& path) {
+  if (weights_format_of(path) != WeightsFormat::kSafetensors) {
+    throw usage_error(std::string(flag) + " " + path + " must be a .safetensors file; HINT: name it OUT.safetensors");
+  }
 }
 
 void for_each_name(const std::vector<std::string>& names, const char* verb,

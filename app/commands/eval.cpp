@@ -11,6 +11,7 @@
 #include "app/engine/trainer.h"
 #include "common/device.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "common/text.h"
 #include "data/datasets.h"
 #include "data/stream_batcher.h"
@@ -83,7 +84,7 @@ void run_eval_text(const EvalOptions& opts, LoadedLanguageModel lm) {
     const nlohmann::json out = {{"weights", opts.weights}, {"model", "charlm"}, {"data", data},
                                 {"split", part},           {"chars", r.chars},  {"loss", r.loss},
                                 {"bpc", r.bits_per_char()}};
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json_text(out, 2).c_str());
     return;
   }
   std::printf("charlm on %s (%s, %lld characters predicted): loss %.4f nats/char, %.4f bits/char\n",
@@ -120,7 +121,7 @@ void run_eval_captions(const EvalOptions& opts, LoadedCaptioner lc) {
                                 {"bleu1", r.bleu[0]}, {"bleu2", r.bleu[1]}, {"bleu3", r.bleu[2]},
                                 {"bleu4", r.bleu[3]}, {"brevity_penalty", r.brevity_penalty},
                                 {"cider", r.cider}, {"per_image", images}};
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json_text(out, 2).c_str());
     return;
   }
   std::printf("captioner on %s (%s, %zu images, beam %lld): BLEU-1 %.4f, BLEU-2 %.4f, BLEU-3 %.4f, "
@@ -207,7 +208,7 @@ void run_eval(EvalOptions opts) {
     }
     out["confusion_png"] = confusion_png.empty() ? nlohmann::json(nullptr) : nlohmann::json(confusion_png);
     out["confusion"] = r.confusion;
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json_text(out, 2).c_str());
     return;
   }
   std::printf("%s on %s (%s, %lld samples): top-1 %.2f%%, top-5 %.2f%%, loss %.4f\n",

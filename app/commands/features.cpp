@@ -8,6 +8,7 @@
 #include "app/engine/model_io.h"
 #include "common/device.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "data/loader.h"
 #include "weights/weights_io.h"
 
@@ -33,9 +34,7 @@ struct FeaturesOptions {
 };
 
 void run_features(FeaturesOptions opts) {
-  if (weights_format_of(opts.out) != WeightsFormat::kSafetensors) {
-    throw usage_error("--out " + opts.out + " must be a .safetensors file; HINT: name it OUT.safetensors");
-  }
+  require_safetensors("--out", opts.out);
   const std::string expected = take_model_name(opts.model);
   if (!opts.model.empty()) {
     throw usage_error("unexpected argument '" + opts.model.front() + "'; HINT: zoo features [MODEL] "
@@ -68,16 +67,12 @@ void run_features(FeaturesOptions opts) {
   const StateDict out = {{"features", torch::cat(features).contiguous()},
                          {"labels", torch::cat(labels)},
                          {"split", torch::cat(split_ids)}};
-  auto utf8 = [](const std::string& path) {  // a path that is not UTF-8 keeps U+FFFD in its place
-    return nlohmann::json::parse(nlohmann::json(path).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-        .get<std::string>();
-  };
   const std::map<std::string, std::string> metadata = {
       {"model", loaded.model_name},
-      {"weights", utf8(opts.weights)},
-      {"data", utf8(data)},
+      {"weights", valid_utf8(opts.weights)},
+      {"data", valid_utf8(data)},
       {"splits", "0: train, 1: " + splits.val_name},
-      {"class_names", nlohmann::json(splits.class_names).dump()}};
+      {"class_names", json_text(splits.class_names)}};
   write_safetensors(opts.out, out, metadata);
   std::printf("wrote %s: %lld x %lld features of %s on %s\n", opts.out.c_str(),
               (long long)out[0].second.size(0), (long long)out[0].second.size(1),

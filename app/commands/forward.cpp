@@ -45,9 +45,7 @@ torch::Tensor read_input(const std::string& path) {
 
 void run_forward(const ForwardOptions& opts) {
   if (!opts.model.empty()) find_model(opts.model);  // an unknown name is a usage error before any file is read
-  if (weights_format_of(opts.output) != WeightsFormat::kSafetensors) {
-    throw usage_error("--output " + opts.output + " must be a .safetensors file; HINT: name it OUT.safetensors");
-  }
+  require_safetensors("--output", opts.output);
   LoadedClassifier loaded = load_classifier(opts.weights, opts.model, opts.transform_input);
   if (opts.num_classes > 0 && opts.num_classes != loaded.model->num_classes()) {
     throw usage_error("--num-classes " + std::to_string(opts.num_classes) + " disagrees with " +

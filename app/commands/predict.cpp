@@ -5,6 +5,7 @@
 #include "app/engine/trainer.h"
 #include "common/device.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "data/image.h"
 
 #include <ATen/Parallel.h>
@@ -53,7 +54,7 @@ void run_predict(PredictOptions opts) {
     out.push_back({{"image", opts.inputs[i]}, {"top", top}});
   }
   if (opts.json) {
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json_text(out, 2).c_str());
     return;
   }
   for (const auto& row : out) {

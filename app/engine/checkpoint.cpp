@@ -9,6 +9,7 @@
 #include "common/atomic_file.h"
 #include "common/checksum.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "weights/weights_io.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -61,9 +62,14 @@ class Verifier {
     active_ = true;
   }
 
+  // How messages name an entry.
+  static std::string described(const std::string& key) {
+    return key == "optimizer" ? "its optimizer state" : "tensor " + key;
+  }
+
   void check(const std::string& key, const torch::Tensor& t) {
     if (!active_) return;
-    const std::string what = key == "optimizer" ? "its optimizer state" : "tensor " + key;
+    const std::string what = described(key);
     const auto it = expected_.find(key);
     if (it == expected_.end()) throw damaged(path_, what + " has no checksum");
     if (!seen_.insert(key).second) throw damaged(path_, what + " appears twice");
@@ -74,7 +80,7 @@ class Verifier {
   int finish() const {
     if (!active_) return 0;
     for (const auto& kv : expected_) {
-      if (!seen_.count(kv.first)) throw damaged(path_, "tensor " + kv.first + " is missing");
+      if (!seen_.count(kv.first)) throw damaged(path_, described(kv.first) + " is missing");
     }
     return static_cast<int>(seen_.size()) + 1;  // and the metadata
   }
@@ -151,7 +157,7 @@ void save_checkpoint(const std::string& path, nlohmann::json meta, const StateDi
   }
   meta["checksums"] = {{"algorithm", kChecksumAlgorithm}, {"tensors", std::move(sums)}};
   // A path that is not UTF-8 (a run started from such a folder) is kept with U+FFFD in its place.
-  const std::string meta_text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string meta_text = json_text(meta);
   archive.write("meta", c10::IValue(meta_text));
   archive.write("meta_checksum", c10::IValue(checksum_hex(meta_text)));
   // A write error is caught inside the callback and the rest of the archive is swallowed:

@@ -1,8 +1,9 @@
 // Run directories; see run_dir.h.
 #include "app/engine/run_dir.h"
 
-#include "common/error.h"
 #include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/json_text.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -72,7 +73,7 @@ RunDir RunDir::open(const fs::path& dir) {
 }
 
 void RunDir::write_config(const nlohmann::json& config) const {
-  write_text(dir_ / "config.json", config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_text(dir_ / "config.json", json_text(config, 2) + "\n");
 }
 
 void RunDir::write_file(const std::string& name, const std::string& text) const {

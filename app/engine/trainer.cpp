@@ -820,8 +820,9 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   std::error_code ec;
   fs::path dir = run_or_checkpoint;
   const bool file_given = fs::is_regular_file(dir, ec);
+  std::optional<Checkpoint> given;
   if (file_given) {  // runs/x/checkpoints/last.pt: the file must be a checkpoint inside a run
-    load_checkpoint(run_or_checkpoint);
+    given = load_checkpoint(run_or_checkpoint);
     dir = fs::absolute(dir, ec).parent_path().parent_path();
     if (fs::absolute(run_or_checkpoint, ec).parent_path().filename() != "checkpoints" ||
         !fs::is_regular_file(dir / "config.json", ec)) {
@@ -832,7 +833,7 @@ TrainSummary resume(const std::string& run_or_checkpoint, const nlohmann::json& 
   }
   RunDir run_dir = RunDir::open(dir);
   std::string path = file_given ? run_or_checkpoint : "";
-  Checkpoint peek = file_given ? load_checkpoint(path) : load_latest_checkpoint(run_dir, &path);
+  Checkpoint peek = file_given ? std::move(*given) : load_latest_checkpoint(run_dir, &path);
   if (file_given) set_aside_damaged_last(run_dir, path);
   nlohmann::json merged = peek.meta.at("config");
   for (const auto& item : overrides.items()) merged[item.key()] = item.value();
