@@ -2,6 +2,7 @@
 #include "models/captioner.h"
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "models/registry.h"
 
 #include <torch/nn/functional/activation.h>
@@ -20,18 +21,18 @@ nlohmann::json to_json(const CaptionerOptions& o) {
 
 CaptionerOptions captioner_options_from_json(const nlohmann::json& j) {
   CaptionerOptions o;
-  o.vocab_size = j.at("vocab_size").get<int64_t>();
+  o.vocab_size = integer_option(j, "vocab_size", "captioner");
   o.backbone = j.at("backbone").get<std::string>();
-  o.backbone_classes = j.value("backbone_classes", o.backbone_classes);
+  o.backbone_classes = integer_option(j, "backbone_classes", "captioner", o.backbone_classes);
   o.transform_input = j.value("transform_input", o.transform_input);
-  o.in_channels = j.value("in_channels", o.in_channels);
-  o.input_size = j.value("input_size", o.input_size);
-  o.embed = j.value("embed", o.embed);
-  o.hidden = j.value("hidden", o.hidden);
-  o.layers = j.value("layers", o.layers);
+  o.in_channels = integer_option(j, "in_channels", "captioner", o.in_channels);
+  o.input_size = integer_option(j, "input_size", "captioner", o.input_size);
+  o.embed = integer_option(j, "embed", "captioner", o.embed);
+  o.hidden = integer_option(j, "hidden", "captioner", o.hidden);
+  o.layers = integer_option(j, "layers", "captioner", o.layers);
   o.dropout = j.value("dropout", o.dropout);
   o.attention = j.value("attention", o.attention);
-  o.attention_dim = j.value("attention_dim", o.attention_dim);
+  o.attention_dim = integer_option(j, "attention_dim", "captioner", o.attention_dim);
   return o;
 }
 

@@ -2,6 +2,7 @@
 #include "models/charlm.h"
 
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace zoo {
 
@@ -12,11 +13,11 @@ nlohmann::json to_json(const CharLmOptions& o) {
 
 CharLmOptions char_lm_options_from_json(const nlohmann::json& j) {
   CharLmOptions o;
-  o.vocab_size = j.at("vocab_size").get<int64_t>();
+  o.vocab_size = integer_option(j, "vocab_size", "charlm");
   o.cell = j.at("cell").get<std::string>();
-  o.embed = j.at("embed").get<int64_t>();
-  o.hidden = j.at("hidden").get<int64_t>();
-  o.layers = j.at("layers").get<int64_t>();
+  o.embed = integer_option(j, "embed", "charlm");
+  o.hidden = integer_option(j, "hidden", "charlm");
+  o.layers = integer_option(j, "layers", "charlm");
   o.dropout = j.at("dropout").get<double>();
   return o;
 }

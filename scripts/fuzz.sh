@@ -13,7 +13,8 @@
 # build-fuzz/logs/<name>.log. Prints one summary line per harness (executions, exec/s, coverage
 # features, corpus size, crashes) and exits non-zero when any harness found something.
 # Harnesses: idx cifar safetensors pth pickle checkpoint captions text archive image
-# train_config matfile. Reproduce a finding with build-fuzz/fuzz/fuzz_<name> ARTIFACT.
+# train_config matfile catalog meta. Reproduce a finding with
+# build-fuzz/fuzz/fuzz_<name> ARTIFACT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,8 @@ if [[ ${1:-} == --jobs ]]; then
 fi
 seconds=${1:-600}
 shift || true
-all=(idx cifar safetensors pth pickle checkpoint captions text archive image train_config matfile)
+all=(idx cifar safetensors pth pickle checkpoint captions text archive image train_config matfile
+     catalog meta)
 names=("$@")
 [[ ${#names[@]} -eq 0 ]] && names=("${all[@]}")
 for n in "${names[@]}"; do

@@ -6,12 +6,13 @@ binary is kept in the repository; this script writes them all, the same bytes on
 
     scripts/fuzz_seeds.py [--generator BUILD/fuzz/fuzz_seeds] [--force] OUT_DIR [NAME...]
 
-A harness folder that already holds files is left as it is unless --force. The checkpoint and
-train_config seeds come from zoo's own writers through the fuzz_seeds program (--generator);
-the .pth seeds from torch.save, the MAT-file seeds from scipy.io.savemat and the JPEG seeds
-from PIL, each skipped with a warning when the module is missing (Debian: python3-torch,
-python3-scipy, python3-pil). Input layouts that a harness adds to the file (a first byte that
-picks a layout) are described in that harness's header comment.
+A harness folder that already holds files is left as it is unless --force. The checkpoint,
+train_config and meta (checkpoint metadata) seeds come from zoo's own writers through the
+fuzz_seeds program (--generator); the .pth seeds from torch.save, the MAT-file seeds from
+scipy.io.savemat and the JPEG seeds from PIL, each skipped with a warning when the module is
+missing (Debian: python3-torch, python3-scipy, python3-pil). Input layouts that a harness
+adds to the file (a first byte that picks a layout) are described in that harness's header
+comment.
 """
 
 import argparse
@@ -29,7 +30,7 @@ import zipfile
 import zlib
 
 HARNESSES = ["idx", "cifar", "safetensors", "pth", "pickle", "checkpoint", "captions", "text",
-             "archive", "image", "train_config", "matfile"]
+             "archive", "image", "train_config", "matfile", "catalog", "meta"]
 
 
 def warn(msg):
@@ -438,16 +439,48 @@ def seeds_matfile():
     }
 
 
-# --- checkpoints and --config: zoo's own writers --------------------------------------------
+# --- the weights catalogue ($ZOO_WEIGHTS_CATALOG) ---------------------------------------------
+
+def seeds_catalog():
+    full = {"name": "team:resnet18.SHAPES_V1", "model": "resnet18", "version": "SHAPES_V1",
+            "enum": "", "default": True, "url": "https://models.example/resnet18-0123abcd.pth",
+            "file": "resnet18-0123abcd.pth", "sha256": "0123abcd" + "0" * 56, "size_mb": 44.7,
+            "categories": "shapes", "crop": 64, "resize": 72, "mean": [0.5, 0.5, 0.5],
+            "std": [0.25, 0.25, 0.25], "interpolation": "bilinear", "transform_input": False,
+            "num_params": 11181642, "acc1": 91.5, "acc5": None, "gflops": 0.15,
+            "recipe": "zoo train resnet18 --data shapes"}
+    minimal = {"name": "team:lenet5", "model": "lenet5", "url": "file:///srv/models/lenet5-89ab.pth"}
+    enc = lambda o: json.dumps(o, ensure_ascii=False).encode()
+    return {
+        "team.json": enc([full, minimal]),
+        "minimal.json": enc([minimal]),
+        "features_only.json": enc([dict(minimal, name="team:vgg16.FEATURES", model="vgg16", categories="",
+                                        acc1=None, enum="VGG16_Weights")]),
+        "empty_list.json": b"[]",
+        "not_list.json": enc(full),
+        "builtin_name.json": enc([dict(minimal, name="torchvision:resnet18.IMAGENET1K_V1")]),
+        "repeated_name.json": enc([minimal, minimal]),
+        "missing_url.json": enc([{"name": "team:x", "model": "lenet5"}]),
+        "bad_name.json": enc([dict(minimal, name="lenet5")]),
+        "nearest.json": enc([dict(minimal, interpolation="nearest")]),
+        "short_sha.json": enc([dict(minimal, sha256="abc")]),
+        "wrong_types.json": b'[{"name": "team:a", "model": "m", "url": "u", "crop": "224", "mean": [1, 2]}]',
+        "floats_for_ints.json": b'[{"name": "team:a", "model": "m", "url": "u", "crop": 224.0, "resize": 1e300}]',
+        "bad_json.json": b'[{"name": "team:a",}]',
+    }
+
+
+# --- checkpoints, checkpoint metadata and --config: zoo's own writers --------------------------
 
 def generated_seeds(generator, out_dir, names, force):
-    wanted = [n for n in ("checkpoint", "train_config") if n in names and (force or not has_files(os.path.join(out_dir, n)))]
+    wanted = [n for n in ("checkpoint", "train_config", "meta")
+              if n in names and (force or not has_files(os.path.join(out_dir, n)))]
     if not wanted:
         return
     if not generator:
         warn("no --generator: no %s seeds (build the fuzz_seeds target)" % " or ".join(wanted))
         return
-    subprocess.run([generator, out_dir], check=True)
+    subprocess.run([generator, out_dir] + wanted, check=True)
     # Edge cases the writers never make.
     cfg = os.path.join(out_dir, "train_config")
     if "train_config" in wanted:
@@ -458,6 +491,27 @@ def generated_seeds(generator, out_dir, names, force):
                  "int_out_of_range.json": b'{"epochs": 1e300}'}
         for name, data in extra.items():
             write(os.path.join(cfg, name), data)
+    meta = os.path.join(out_dir, "meta")
+    if "meta" in wanted:
+        norm = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+        extra = {"not_object.json": b"[1, 2]", "bad_json.json": b'{"vocab": ["a",]}',
+                 "vocab_two_chars.json": b'{"vocab": ["ab", "c"]}',
+                 "vocab_repeats.json": b'{"vocab": ["a", "\\u0061"]}',
+                 "vocab_not_string.json": b'{"vocab": [1, ["a"], null]}',
+                 "caption_specials.json": b'{"vocab": {"words": ["<pad>", "<start>", "x", "<unk>"]}}',
+                 "caption_empty_word.json": b'{"vocab": {"words": ["<pad>", "<start>", "<end>", "<unk>", ""]}}',
+                 "charlm_missing.json": b'{"char_lm": {"vocab_size": 3}}',
+                 "charlm_wrong_type.json": b'{"char_lm": {"vocab_size": "3", "cell": "lstm", "embed": 8, '
+                                           b'"hidden": 8, "layers": 1, "dropout": 0}}',
+                 "captioner_wrong_type.json": b'{"captioner": {"vocab_size": 9, "backbone": 18, "embed": []}}',
+                 "shape_two.json": json.dumps({"input_shape": [3, 32], "normalization": norm}).encode(),
+                 "shape_negative.json": json.dumps({"input_shape": [-1, 0, 2 ** 63 - 1],
+                                                    "normalization": norm, "resize": -5}).encode(),
+                 "shape_floats.json": json.dumps({"input_shape": [3.0, 1e300, 32],
+                                                  "normalization": norm}).encode(),
+                 "norm_short.json": b'{"input_shape": [1, 28, 28], "normalization": {"mean": [0.5], "std": 1}}'}
+        for name, data in extra.items():
+            write(os.path.join(meta, name), data)
     ckpt = os.path.join(out_dir, "checkpoint")
     if "checkpoint" in wanted:
         write(os.path.join(ckpt, "not_zip.pt"), b"not a checkpoint")
@@ -518,7 +572,7 @@ def write(path, data):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--generator", help="the fuzz_seeds program (checkpoint, train_config seeds)")
+    parser.add_argument("--generator", help="the fuzz_seeds program (checkpoint, train_config, meta seeds)")
     parser.add_argument("--force", action="store_true", help="rewrite folders that hold files")
     parser.add_argument("out_dir")
     parser.add_argument("names", nargs="*", help="harnesses (default: all)")
@@ -551,7 +605,7 @@ def main():
                             **({"zip_bomb": zip_bomb(pth_seeds()["state_dict"])} if pth_seeds() else {})),
         "pickle": lambda: dict(pickles_from_pth(pth_seeds()), **seeds_pickle_plain()),
         "captions": seeds_captions, "text": seeds_text, "archive": seeds_archive,
-        "image": seeds_image, "matfile": seeds_matfile,
+        "image": seeds_image, "matfile": seeds_matfile, "catalog": seeds_catalog,
     }
     os.makedirs(args.out_dir, exist_ok=True)
     for name in names:

@@ -83,6 +83,34 @@ TEST(Checkpoint, RefusesWhatIsNotACheckpoint) {
   EXPECT_EQ(kind(dir / "cut.pt"), ErrorKind::kBadData);
 }
 
+TEST(Checkpoint, HostileMetadataWithGoodChecksumsIsBadData) {
+  // Checksums prove a file is what its writer wrote, not that the writer was zoo: metadata of
+  // the wrong types or absurd numbers must be answered with 65, never a JSON exception (70) or
+  // an out-of-range conversion.
+  TempDir dir;
+  Classifier m = build_classifier("lenet5", ModelOptions{10});
+  const nlohmann::json good = {{"model", "lenet5"},
+                               {"input_shape", {1, 28, 28}},
+                               {"normalization", {{"mean", {0.5, 0.5, 0.5}}, {"std", {0.5, 0.5, 0.5}}}},
+                               {"resize", 0},
+                               {"class_names", std::vector<std::string>(10, "c")},
+                               {"model_options", {{"num_classes", 10}}}};
+  save_checkpoint(dir / "good.pt", good, state_dict_of(*m), nullptr);
+  EXPECT_EQ(load_classifier(dir / "good.pt", "lenet5").model_name, "lenet5");
+  std::vector<nlohmann::json> bad(6, good);
+  bad[0]["model"] = 5;
+  bad[1]["task"] = nlohmann::json::array();
+  bad[2]["input_shape"] = {1, 1e300, 28};
+  bad[3]["input_shape"] = {1, -28, 28};
+  bad[4]["resize"] = 2.5;
+  bad[5]["model_options"]["num_classes"] = 1e300;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    const std::string path = dir / ("bad" + std::to_string(i) + ".pt");
+    save_checkpoint(path, bad[i], state_dict_of(*m), nullptr);
+    EXPECT_EQ(test::kind_of([&] { load_classifier(path, ""); }), ErrorKind::kBadData) << bad[i].dump();
+  }
+}
+
 TEST(Checkpoint, WriteFailureLeavesPreviousFile) {
   TempDir dir;
   Classifier m = build_classifier("lenet5", ModelOptions{10});

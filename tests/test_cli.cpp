@@ -243,7 +243,11 @@ TEST_F(Cli, SigintSavesAndResumes) {
     ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Once the run directory exists (the start takes seconds on a loaded machine), a moment of
+  // training, then the signal.
+  const std::string config = runs() + "/sig/config.json";
+  for (int i = 0; i < 12000 && !fs::exists(config); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   ::kill(child, SIGINT);
   int status = 0;
   ::waitpid(child, &status, 0);

@@ -57,6 +57,11 @@ WeightsEntry weights_entry_from_json(const nlohmann::json& j, const std::string&
 // The built-in rows, then those of $ZOO_WEIGHTS_CATALOG (read once; an unreadable or
 // malformed file is a data error naming it).
 const std::vector<WeightsEntry>& weights_catalogue();
+// The built-in rows, then those of a $ZOO_WEIGHTS_CATALOG file's `text` (`name`: the file, for
+// messages): a JSON list of entries as weights_entry_from_json reads them, none repeating a
+// name already in the catalogue. Anything else is a data error naming the file.
+// weights_catalogue() reads the file with it.
+std::vector<WeightsEntry> parse_weights_catalogue(const std::string& text, const std::string& name);
 // The hex digits a hub file name promises (see hash_prefix) for any file name.
 std::string hash_prefix_of(const std::string& file_name);
 

@@ -2,12 +2,14 @@
 #include "weights/catalogue.h"
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "common/text.h"
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <set>
 
@@ -41,6 +43,26 @@ namespace {
 
 // JSON has no NaN: an accuracy torchvision reports as nan is null.
 nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+// The integer field `key` of entry `j` (`fallback` when absent): a JSON integer, or a number
+// with no fraction, that fits an int64. Anything else is a data error naming the file and the
+// entry (1e300 would otherwise be a conversion with undefined behaviour).
+int64_t integer_field(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& where,
+                      const std::string& name) {
+  const auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  const nlohmann::json& v = *it;
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return static_cast<int64_t>(v.get<uint64_t>());
+  }
+  if (v.is_number_integer() && !v.is_number_unsigned()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63) return static_cast<int64_t>(d);
+  }
+  throw data_error(where + ": " + name + " has " + key + " " + json_text(v).substr(0, 60) +
+                   ", not a whole number in range");
+}
 
 }  // namespace
 
@@ -80,13 +102,13 @@ WeightsEntry weights_entry_from_json(const nlohmann::json& j, const std::string&
     e.sha256 = j.value("sha256", "");
     e.size_mb = j.value("size_mb", 0.0);
     e.categories = j.value("categories", "");
-    e.crop = j.value("crop", e.crop);
-    e.resize = j.value("resize", e.resize);
+    e.crop = integer_field(j, "crop", e.crop, where, e.name);
+    e.resize = integer_field(j, "resize", e.resize, where, e.name);
     e.mean = j.value("mean", e.mean);
     e.std = j.value("std", e.std);
     e.interpolation = j.value("interpolation", e.interpolation);
     e.transform_input = j.value("transform_input", false);
-    e.num_params = j.value("num_params", int64_t{0});
+    e.num_params = integer_field(j, "num_params", 0, where, e.name);
     const auto metric = [&](const char* key) {
       return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::numeric_limits<double>::quiet_NaN();
     };
@@ -113,29 +135,34 @@ WeightsEntry weights_entry_from_json(const nlohmann::json& j, const std::string&
   return e;
 }
 
-namespace {
-
-std::vector<WeightsEntry> load_catalogue() {
+std::vector<WeightsEntry> parse_weights_catalogue(const std::string& text, const std::string& name) {
   std::vector<WeightsEntry> entries = builtin_weights_catalogue();
-  const char* extra = std::getenv("ZOO_WEIGHTS_CATALOG");
-  if (extra == nullptr || *extra == '\0') return entries;
-  std::ifstream in(extra);
-  if (!in) throw missing_error(std::string("cannot read $ZOO_WEIGHTS_CATALOG ") + extra + "; HINT: unset it or fix the path");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw data_error(std::string("$ZOO_WEIGHTS_CATALOG ") + extra + " is not valid JSON: " + e.what());
+    throw data_error("$ZOO_WEIGHTS_CATALOG " + name + " is not valid JSON: " + e.what());
   }
-  if (!j.is_array()) throw data_error(std::string("$ZOO_WEIGHTS_CATALOG ") + extra + " must hold a JSON list of entries");
+  if (!j.is_array()) throw data_error("$ZOO_WEIGHTS_CATALOG " + name + " must hold a JSON list of entries");
   std::set<std::string> names;
   for (const auto& e : entries) names.insert(e.name);
   for (const auto& item : j) {
-    WeightsEntry e = weights_entry_from_json(item, extra);
-    if (!names.insert(e.name).second) throw data_error(std::string(extra) + ": weights name " + e.name + " is already in the catalogue");
+    WeightsEntry e = weights_entry_from_json(item, name);
+    if (!names.insert(e.name).second) throw data_error(name + ": weights name " + e.name + " is already in the catalogue");
     entries.push_back(std::move(e));
   }
   return entries;
+}
+
+namespace {
+
+std::vector<WeightsEntry> load_catalogue() {
+  const char* extra = std::getenv("ZOO_WEIGHTS_CATALOG");
+  if (extra == nullptr || *extra == '\0') return builtin_weights_catalogue();
+  std::ifstream in(extra);
+  if (!in) throw missing_error(std::string("cannot read $ZOO_WEIGHTS_CATALOG ") + extra + "; HINT: unset it or fix the path");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return parse_weights_catalogue(text, extra);
 }
 
 std::string lower(std::string s) {

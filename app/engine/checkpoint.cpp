@@ -217,6 +217,16 @@ Checkpoint load_checkpoint(const std::string& path, torch::Device device) {
     } catch (const nlohmann::json::exception& e) {
       throw data_error("checkpoint " + path + " has corrupt metadata: " + e.what() + "; " + hint());
     }
+    // The keys every reader looks at first are strings (or absent), so that their readers'
+    // meta.value(key, "") answers rather than throws.
+    if (ckpt.meta.is_object()) {
+      for (const char* key : {"format", "model", "task"}) {
+        const auto it = ckpt.meta.find(key);
+        if (it != ckpt.meta.end() && !it->is_string()) {
+          throw data_error("checkpoint " + path + " has corrupt metadata: its \"" + key + "\" is not a string; " + hint());
+        }
+      }
+    }
     if (!ckpt.meta.is_object() || ckpt.meta.value("format", "") != kFormatName) {
       throw data_error(path + " is not a zoo checkpoint; " + hint());
     }

@@ -2,6 +2,7 @@
 #include "app/engine/model_io.h"
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "data/class_names.h"
 #include "weights/hub.h"
 #include "weights/weights_io.h"
@@ -20,9 +21,9 @@ nlohmann::json model_options_to_json(const ModelOptions& o) {
 
 ModelOptions model_options_from_json(const nlohmann::json& j) {
   ModelOptions o;
-  o.num_classes = j.value("num_classes", o.num_classes);
-  o.in_channels = j.value("in_channels", o.in_channels);
-  o.input_size = j.value("input_size", o.input_size);
+  o.num_classes = integer_option(j, "num_classes", "model", o.num_classes);
+  o.in_channels = integer_option(j, "in_channels", "model", o.in_channels);
+  o.input_size = integer_option(j, "input_size", "model", o.input_size);
   o.aux_logits = j.value("aux_logits", o.aux_logits);
   o.transform_input = j.value("transform_input", o.transform_input);
   o.dropout = j.value("dropout", o.dropout);
@@ -49,12 +50,6 @@ DataOptions data_options_for(const ModelInfo& info, int64_t input_size) {
   return options;
 }
 
-nlohmann::json sample_spec_to_json(const SampleSpec& s) {
-  return {{"input_shape", {s.channels, s.height, s.width}},
-          {"normalization", {{"mean", s.mean}, {"std", s.std}}},
-          {"resize", s.resize}};
-}
-
 nlohmann::json resolved_image_input(const SampleSpec& spec, const std::string& train_pipeline,
                                     const std::string& eval_pipeline, const std::vector<std::string>& notes) {
   const auto channels = static_cast<size_t>(std::clamp<int64_t>(spec.channels, 0, 3));
@@ -66,23 +61,11 @@ nlohmann::json resolved_image_input(const SampleSpec& spec, const std::string& t
           {"notes", notes}};
 }
 
-SampleSpec sample_spec_from_json(const nlohmann::json& j) {
-  SampleSpec s;
-  const auto shape = j.at("input_shape").get<std::vector<int64_t>>();
-  if (shape.size() != 3) throw data_error("checkpoint input_shape must be [C, H, W]");
-  s.channels = shape[0];
-  s.height = shape[1];
-  s.width = shape[2];
-  s.mean = j.at("normalization").at("mean").get<std::array<double, 3>>();
-  s.std = j.at("normalization").at("std").get<std::array<double, 3>>();
-  s.resize = j.value("resize", int64_t{0});
-  return s;
-}
-
 namespace {
 
 LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const std::string& expected) {
   LoadedClassifier out;
+  ModelOptions options;
   const std::string model = ckpt.meta.value("model", "");
   if (!model.empty() && find_model(model).is_captioner()) {
     throw data_error(path + " is a captioner checkpoint, and this command needs an image classifier; HINT: "
@@ -97,6 +80,7 @@ LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const
     out.model_name = ckpt.meta.at("model").get<std::string>();
     out.spec = sample_spec_from_json(ckpt.meta);
     out.class_names = ckpt.meta.at("class_names").get<std::vector<std::string>>();
+    options = model_options_from_json(ckpt.meta.value("model_options", nlohmann::json::object()));
   } catch (const nlohmann::json::exception& e) {
     throw data_error("checkpoint " + path + " has incomplete metadata (" + e.what() +
                      "); HINT: re-save it with this zoo");
@@ -105,8 +89,7 @@ LoadedClassifier from_checkpoint(Checkpoint ckpt, const std::string& path, const
     throw data_error("checkpoint " + path + " holds a '" + out.model_name + "' model, not '" +
                      expected + "'; HINT: drop the model name or pass a " + expected + " checkpoint");
   }
-  out.model = build_classifier(
-      out.model_name, model_options_from_json(ckpt.meta.value("model_options", nlohmann::json::object())));
+  out.model = build_classifier(out.model_name, options);
   load_state_dict(*out.model, ckpt.model, LoadMode::kStrict, path);
   out.meta = std::move(ckpt.meta);
   return out;

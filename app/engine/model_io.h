@@ -5,6 +5,7 @@
 #include "app/engine/checkpoint.h"
 #include "data/dataset.h"
 #include "data/datasets.h"
+#include "data/sample_spec_json.h"
 #include "models/registry.h"
 
 #include <nlohmann/json.hpp>
@@ -23,12 +24,10 @@ SampleSpec default_sample_spec(const ModelInfo& info, int64_t input_size = 0);
 // Dataset options for feeding `info`: its sample spec, --input-size (0: the dataset's native
 // size when it has one), the rest at their defaults.
 DataOptions data_options_for(const ModelInfo& info, int64_t input_size);
-nlohmann::json sample_spec_to_json(const SampleSpec& spec);
 // Task::resolved_input() of an image task: "input" [C, H, W], "mean" and "std" (one per
 // channel), the two pipelines in words and the notes.
 nlohmann::json resolved_image_input(const SampleSpec& spec, const std::string& train_pipeline,
                                     const std::string& eval_pipeline, const std::vector<std::string>& notes);
-SampleSpec sample_spec_from_json(const nlohmann::json& j);
 
 // What eval/predict need to rebuild and feed a classifier from a checkpoint.
 struct LoadedClassifier {
