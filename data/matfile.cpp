@@ -469,6 +469,12 @@ class Parser {
     a.kind = MatArray::Kind::kChar;
     const int64_t nrows = a.dims[0];
     const int64_t ncols = nrows == 0 ? 0 : count / nrows;
+    // An N x 0 array is N empty strings: never more of them than the input has bytes, so that a
+    // dimension alone allocates nothing (a 2 KB file claiming 5.5M rows asked for 176 MB).
+    if (count == 0 && uint64_t(nrows) > r.size) {
+      fail(r, pos, "a char array of " + std::to_string(nrows) + " empty rows is larger than the " +
+                       std::to_string(r.size) + " bytes it is read from");
+    }
     charge(r, pos, uint64_t(nrows) * sizeof(std::string) + uint64_t(count));
     std::vector<uint32_t> units;  // code points, or UTF-16 code units when utf16
     bool utf16 = false;

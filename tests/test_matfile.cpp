@@ -585,7 +585,8 @@ TEST(MatFile, ClaimedSizesAllocateNothing) {
   refuse(file(b.matrix(6, {65536, 65536}, "x", b.element(9, b.f64(1)))), "holds 1 values");
   refuse(file(b.structure({1 << 30, 1}, "s", {"a"}, {b.doubles({1, 1}, "", {1})})), "cannot fit");
   refuse(file(b.cell({1 << 30, 1 << 20}, "c", {})), "cannot fit");
-  refuse(file(b.utf8({0x7FFFFFFF, 0}, "t", "")), "bytes of memory");           // rows of nothing
+  refuse(file(b.utf8({0x7FFFFFFF, 0}, "t", "")), "empty rows");                // rows of nothing
+  refuse(file(b.utf8({5500000, 0}, "t", "")), "empty rows");    // under the memory limit, still refused
   refuse(file(b.matrix(6, {1 << 30, 1 << 30, 1 << 30}, "x", "")), "more than 2^53");
   // A struct with no fields holds nothing however many elements it claims: no allocation.
   g_largest_allocation = 0;
