@@ -29,7 +29,8 @@ OPEN_DEFECTS and reported as XFAIL while they fail.
 
 Every run has ZOO_OFFLINE=1, OMP_NUM_THREADS=1, NO_COLOR=1 and an address-space limit of 4 GiB
 (so an absurd size that zoo fails to refuse ends as an allocation failure instead of taking the
-machine's memory). The fixtures (tiny lenet5, charlm and captioner checkpoints, made with
+machine's memory; with --sanitized, for a zoo built with AddressSanitizer, its largest-allocation
+limit of 4 GiB instead, and its options passed through). The fixtures (tiny lenet5, charlm and captioner checkpoints, made with
 `zoo train --max-steps`, and hand-made bad files) are built once at the start (a few seconds).
 
 Only the Python standard library is used. Exit status: 0 when every case passes, 1 otherwise.
@@ -635,8 +636,15 @@ def listing(root):
     return out
 
 
+SANITIZED = False  # --sanitized: zoo is built with AddressSanitizer (see main)
+SANITIZED_SLOWDOWN = 4
+
+
 def limit_resources():
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
+    # AddressSanitizer reserves terabytes of address space for its shadow memory, so under it the
+    # limit is its own largest-allocation option instead (base_env).
+    if not SANITIZED:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -685,10 +693,14 @@ def run_case(zoo, fixtures, scratch, row):
 
 
 def base_env(case):
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH")}
+    env = {k: v for k, v in os.environ.items()
+           if k in ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS")}
     env.update({"HOME": os.path.join(case, "home"), "ZOO_DATA": os.path.join(case, "zoo-data"),
                 "TORCH_HOME": os.path.join(case, "torch-home"), "TMPDIR": os.path.join(case, "tmp"),
                 "ZOO_OFFLINE": "1", "OMP_NUM_THREADS": "1", "NO_COLOR": "1"})
+    if SANITIZED:  # an allocation over the limit fails (bad_alloc, exit 74) instead of aborting
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "allocator_may_return_null=1",
+                                                     "max_allocation_size_mb=%d" % (ADDRESS_SPACE_LIMIT >> 20)]))
     return env
 
 
@@ -758,7 +770,14 @@ def main():
     parser.add_argument("-k", "--select", default="", help="only the cases whose name matches this regex")
     parser.add_argument("-v", "--verbose", action="store_true", help="print stderr of failing cases in full")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--sanitized", action="store_true",
+                        help="zoo is built with AddressSanitizer: no address-space limit (its own allocation "
+                             "limit instead), %dx the timeout" % SANITIZED_SLOWDOWN)
     args = parser.parse_args()
+    global SANITIZED, TIMEOUT_S
+    if args.sanitized:
+        SANITIZED = True
+        TIMEOUT_S *= SANITIZED_SLOWDOWN
     zoo = os.path.abspath(args.zoo)
     if not os.access(zoo, os.X_OK):
         sys.exit("not an executable: %s" % zoo)
