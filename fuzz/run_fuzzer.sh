@@ -50,12 +50,15 @@ case $name in
 esac
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-before=$(find "$artifacts" -type f | wc -l)
+# Findings only: libFuzzer also writes slow-unit-* files (inputs slower than 10 s, here usually a
+# loaded machine), which are not failures.
+findings() { find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l; }
+before=$(findings)
 "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb="$malloc_mb" \
   -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" \
   "$corpus" "$seeds" >"$log" 2>&1
 rc=$?
-after=$(find "$artifacts" -type f | wc -l)
+after=$(findings)
 # A crashed harness leaves its scratch folder (fuzz/fuzz_util.h); remove those of dead processes.
 for d in /dev/shm/zoo-fuzz-*-[0-9]* "${TMPDIR:-/tmp}"/zoo-fuzz-*-[0-9]*; do
   [[ -d $d ]] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"
